@@ -1,0 +1,1 @@
+"""People, passwords, verification and reset."""

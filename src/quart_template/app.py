@@ -1,0 +1,182 @@
+"""The application factory: wiring only, no rules."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+from quart import Quart, Response, current_app, request
+from quart_schema import QuartSchema
+from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
+
+from quart_template import __version__
+from quart_template.db import make_engine, make_session_factory, ping
+from quart_template.errors import JSON_REQUIRED, error_response, register_error_handlers
+from quart_template.logs import configure_logging
+from quart_template.runtime import Runtime
+from quart_template.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    """Build the app; connections are opened in `before_serving`, closed in `after_serving`."""
+    settings = settings or load_settings()
+    settings.check()
+    configure_logging(settings)
+
+    app = Quart("quart_template")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["settings"] = settings
+    QuartSchema(
+        app,
+        info={"title": "Quart Template", "version": __version__},
+        security_schemes={"token": {"type": "http", "scheme": "bearer"}},
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+    )
+    register_error_handlers(app)
+    _register_request_guards(app, settings)
+    _register_lifecycle(app, settings)
+    _register_blueprints(app)
+    if settings.rollbar_access_token:
+        _init_rollbar(app, settings)
+    return app
+
+
+def _register_blueprints(app: Quart) -> None:
+    from quart_template.accounts.views import blueprint as accounts
+    from quart_template.events.views import blueprint as events
+    from quart_template.health import blueprint as health
+    from quart_template.mfa.views import blueprint as mfa
+    from quart_template.sessions.views import blueprint as sessions
+    from quart_template.social.views import blueprint as social
+
+    for blueprint in (health, accounts, sessions, mfa, social, events):
+        app.register_blueprint(blueprint)
+
+
+def _register_lifecycle(app: Quart, settings: Settings) -> None:
+    @app.before_serving
+    async def _start() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await ping(engine)
+        except Exception as exc:
+            await engine.dispose()
+            raise ConfigError(
+                "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
+            ) from None
+        rt = Runtime(
+            settings=settings,
+            engine=engine,
+            db=make_session_factory(engine, destinations=event_destinations(settings)),
+            http=httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.provider_timeout),
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                follow_redirects=False,
+            ),
+        )
+        app.extensions["runtime"] = rt
+        from quart_template.events.service import start_events
+
+        await start_events(rt)
+
+    @app.after_serving
+    async def _stop() -> None:
+        rt: Runtime | None = app.extensions.pop("runtime", None)
+        if rt is None:
+            return
+        from quart_template.events.service import stop_events
+
+        await stop_events(rt)
+        await rt.http.aclose()
+        await rt.engine.dispose()
+
+
+def event_destinations(settings: Settings) -> tuple[str, ...]:
+    destinations = []
+    if settings.amqp_url:
+        destinations.append("rabbitmq")
+    if settings.pusher_enabled:
+        destinations.append("pusher")
+    return tuple(destinations)
+
+
+def _register_request_guards(app: Quart, settings: Settings) -> None:
+    """CORS, body size and content type, before any view runs."""
+    origins = set(settings.allowed_origins)
+
+    @app.before_request
+    async def _guard() -> Response | None:
+        origin = request.headers.get("Origin", "").rstrip("/")
+        if request.method == "OPTIONS" and origin and origin in origins:
+            return Response("", status=204)
+        if request.method not in BODY_METHODS:
+            return None
+        length = request.content_length
+        if length is not None and length > settings.max_body_bytes:
+            return error_response(413, "Request body too large.")
+        return await _check_json_body()
+
+    @app.after_request
+    async def _cors(response: Response) -> Response:
+        origin = request.headers.get("Origin", "").rstrip("/")
+        if origin and origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+            response.vary.add("Origin")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+async def _check_json_body() -> Response | None:
+    """A JSON route gets a JSON object or a clear 400/415; other routes refuse odd bodies."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    schema = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
+    expects_form = schema is not None and schema[1] != DataSource.JSON
+    mimetype = request.mimetype or ""
+    body = await request.get_data(as_text=False)
+    if expects_form:
+        if body and mimetype not in FORM_TYPES and mimetype != "application/json":
+            return error_response(415, "Unsupported media type.")
+        return None
+    is_json = mimetype == "application/json" or mimetype.endswith("+json")
+    if not body:
+        return error_response(400, JSON_REQUIRED) if schema is not None else None
+    if not is_json:
+        return error_response(415, "Unsupported media type: please use 'application/json'.")
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        return error_response(400, JSON_REQUIRED)
+    if not isinstance(parsed, dict):
+        return error_response(400, JSON_REQUIRED)
+    return None
+
+
+def _init_rollbar(app: Quart, settings: Settings) -> None:
+    import rollbar
+
+    rollbar.init(
+        settings.rollbar_access_token or "",
+        environment=settings.app_env,
+        handler="thread",  # the HTTP call happens off the event loop
+        capture_ip=False,
+        scrub_fields=["password", "access_token", "otp", "recovery_code", "secret", "token"],
+    )
+
+    def report(error: BaseException) -> None:
+        rollbar.report_exc_info((type(error), error, error.__traceback__))
+
+    app.extensions["rollbar_report"] = report

@@ -1,0 +1,135 @@
+"""`quart-template serve | migrate | relay`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from quart_template.settings import ConfigError, Settings, load_settings
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="quart-template", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API with Hypercorn")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 5000")
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="upgrade the database to the latest revision")
+    commands.add_parser("relay", help="deliver outbox events without serving the API")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "serve":
+            return serve_api(settings, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "migrate":
+            migrate(settings)
+            return 0
+        if args.command == "relay":
+            from quart_template.events.standalone import run_relay
+
+            asyncio.run(run_relay(settings))
+            return 0
+    except ConfigError as exc:
+        print(f"quart-template: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def alembic_config(settings: Settings) -> object:
+    """Alembic's config pointing at the shipped migrations and the configured database."""
+    from alembic.config import Config
+
+    root = PACKAGE_DIR.parent.parent
+    ini = root / "alembic.ini"
+    config = Config(str(ini)) if ini.exists() else Config()
+    config.set_main_option("script_location", str(root / "alembic"))
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    config.attributes["settings"] = settings
+    return config
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    """Run `alembic upgrade <revision>`; an unreachable database is a configuration error."""
+    from alembic import command
+
+    try:
+        command.upgrade(alembic_config(settings), revision)  # type: ignore[arg-type]
+    except (OSError, ConnectionError) as exc:
+        raise ConfigError("DATABASE_URL", f"cannot reach the database ({exc})") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            raise ConfigError(
+                "DATABASE_URL", f"cannot migrate the database ({type(exc).__name__})"
+            ) from None
+        raise
+
+
+def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) -> int:
+    """Hypercorn, programmatically; SIGTERM and SIGINT shut down gracefully."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from quart_template.app import create_app
+
+    config = Config()
+    config.bind = [f"{host}:{port or settings.port}"]
+    config.workers = workers
+    config.accesslog = None
+    config.graceful_timeout = 10
+    config.keep_alive_timeout = 75
+    asyncio.run(check_database(settings))
+    if workers > 1:
+        from hypercorn.run import run
+
+        config.application_path = "quart_template.asgi:app"
+        config.worker_class = "uvloop" if _has_uvloop() else "asyncio"
+        return run(config)
+    app = create_app(settings)
+    shutdown = asyncio.Event()
+
+    async def run_one() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, shutdown.set)
+        await serve(app, config, shutdown_trigger=shutdown.wait)
+
+    if _has_uvloop():
+        import uvloop
+
+        uvloop.run(run_one())
+    else:
+        asyncio.run(run_one())
+    return 0
+
+
+async def check_database(settings: Settings) -> None:
+    """Fail start-up with one line when the database cannot be reached."""
+    from quart_template.db import make_engine, ping
+
+    engine = make_engine(settings.database_url)
+    try:
+        await asyncio.wait_for(ping(engine), timeout=10)
+    except Exception as exc:
+        raise ConfigError(
+            "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
+        ) from None
+    finally:
+        await engine.dispose()
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Entity events: the outbox, its relay, RabbitMQ and Pusher."""

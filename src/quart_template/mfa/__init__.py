@@ -1,0 +1,1 @@
+"""TOTP multi-factor authentication and recovery codes."""

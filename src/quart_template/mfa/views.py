@@ -1,0 +1,7 @@
+"""HTTP routes of mfa."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+blueprint = Blueprint("mfa", __name__)

@@ -1,0 +1,18 @@
+"""Imports every model so `Base.metadata` is complete (for Alembic and test set-up)."""
+
+from quart_template.accounts.models import LoginMethod, Person
+from quart_template.db import Base
+from quart_template.events.outbox import OutboxMessage
+from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
+from quart_template.sessions.models import AuthSession
+
+__all__ = [
+    "AuthSession",
+    "Base",
+    "LoginMethod",
+    "MfaChallenge",
+    "OtpMethod",
+    "OutboxMessage",
+    "Person",
+    "RecoveryCode",
+]

@@ -1,0 +1,1 @@
+"""Access tokens backed by revocable server-side sessions."""

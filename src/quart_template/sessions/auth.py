@@ -1,0 +1,99 @@
+"""The Authorization header: `Basic <token>` as the seed, or `Bearer <token>`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from quart import g, request
+
+from quart_template.accounts.models import Person
+from quart_template.errors import Unauthorized
+from quart_template.runtime import runtime
+from quart_template.sessions.models import AuthSession
+from quart_template.sessions.service import authenticate_token
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+INVALID_TOKEN = "Invalid or expired access token."
+MISSING_TOKEN = "Authentication required."
+MAX_TOKEN_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the person and the session their token belongs to."""
+
+    person: Person
+    session: AuthSession
+
+
+def token_from_header(header: str | None) -> str | None:
+    """The token in the header; None when absent. A malformed header raises 401."""
+    if header is None or not header.strip():
+        return None
+    parts = header.strip().split()
+    if len(parts) != 2 or parts[0].lower() not in ("basic", "bearer"):
+        raise Unauthorized(INVALID_TOKEN)
+    token = parts[1]
+    if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise Unauthorized(INVALID_TOKEN)
+    return token
+
+
+async def resolve_caller() -> Caller | None:
+    """The caller from the Authorization header; None when there is none, 401 when it is bad."""
+    token = token_from_header(request.headers.get("Authorization"))
+    if token is None:
+        return None
+    rt = runtime()
+    async with rt.db() as db, db.begin():
+        found = await authenticate_token(db, settings=rt.settings, token=token)
+    if found is None:
+        raise Unauthorized(INVALID_TOKEN)
+    caller = Caller(person=found[0], session=found[1])
+    g.caller = caller
+    return caller
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of this request (inside `login_required` views)."""
+    caller: Caller = g.caller
+    return caller
+
+
+def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """401 unless a valid, unrevoked token comes with the request."""
+
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if await resolve_caller() is None:
+            raise Unauthorized(MISSING_TOKEN)
+        return await view(*args, **kwargs)
+
+    _mark(wrapper, "required")
+    return wrapper
+
+
+def login_optional(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """No header: anonymous (`g.caller` is None). A bad header is still 401."""
+
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g.caller = await resolve_caller()
+        return await view(*args, **kwargs)
+
+    _mark(wrapper, "optional")
+    return wrapper
+
+
+def optional_caller() -> Caller | None:
+    caller: Caller | None = g.get("caller")
+    return caller
+
+
+def _mark(func: Any, mode: str) -> None:
+    func.auth_mode = mode

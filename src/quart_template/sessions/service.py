@@ -1,0 +1,145 @@
+"""Issue, check and revoke access tokens. A token is a signed random session id; the row is
+keyed by the id's SHA-256, so the database alone can neither mint nor replay a token."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_template.accounts.models import Person
+from quart_template.db import utcnow
+from quart_template.sessions.models import AuthSession
+from quart_template.settings import Settings
+
+# Refresh `last_used_at` at most this often: a read should not write on every request.
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    session: AuthSession
+
+    @property
+    def expires_in(self) -> int:
+        """The seed's `expires_in`: the expiry as a Unix timestamp."""
+        return int(self.session.expires_at.timestamp())
+
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt=settings.security_password_salt)
+
+
+def hash_session_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+async def issue_session(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    person: Person,
+    ip: str | None,
+    user_agent: str | None,
+) -> IssuedToken:
+    """A fresh session and its token; every login gets a new one."""
+    session_id = secrets.token_hex(32)
+    now = utcnow()
+    row = AuthSession(
+        token_hash=hash_session_id(session_id),
+        person_id=person.entity_id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.access_token_expire),
+        last_used_at=now,
+        ip=ip,
+        user_agent=(user_agent or "")[:255] or None,
+        changed_by_id=person.entity_id,
+    )
+    db.add(row)
+    await db.flush()
+    return IssuedToken(access_token=_serializer(settings).dumps(session_id), session=row)
+
+
+async def authenticate_token(
+    db: AsyncSession, *, settings: Settings, token: str
+) -> tuple[Person, AuthSession] | None:
+    """The person and session behind a token, or None if it is forged, expired or revoked."""
+    try:
+        session_id = _serializer(settings).loads(token, max_age=settings.access_token_expire)
+    except BadSignature:
+        return None
+    if not isinstance(session_id, str):
+        return None
+    now = utcnow()
+    result = await db.execute(
+        select(AuthSession, Person)
+        .join(Person, Person.entity_id == AuthSession.person_id)
+        .where(
+            AuthSession.token_hash == hash_session_id(session_id),
+            AuthSession.active.is_(True),
+            AuthSession.expires_at > now,
+            Person.active.is_(True),
+        )
+    )
+    found = result.first()
+    if found is None:
+        return None
+    auth_session, person = found
+    if now - auth_session.last_used_at > LAST_USED_GRANULARITY:
+        auth_session.last_used_at = now
+    return person, auth_session
+
+
+async def revoke_session(db: AsyncSession, *, session: AuthSession, by: str | None) -> None:
+    """End one session (logout)."""
+    session.active = False
+    session.revoked_at = utcnow()
+    session.changed_by_id = by
+    await db.flush()
+
+
+async def list_active_sessions(db: AsyncSession, *, person_id: str) -> list[AuthSession]:
+    """The person's sessions that still work, newest first."""
+    result = await db.execute(
+        select(AuthSession)
+        .where(
+            AuthSession.person_id == person_id,
+            AuthSession.active.is_(True),
+            AuthSession.expires_at > utcnow(),
+        )
+        .order_by(AuthSession.created_at.desc())
+    )
+    return list(result.scalars())
+
+
+async def revoke_all_sessions(
+    db: AsyncSession, *, person_id: str, by: str | None, keep: str | None = None
+) -> int:
+    """End every session of a person (password reset), or all but `keep` (password change)."""
+    result = await db.execute(
+        select(AuthSession).where(AuthSession.person_id == person_id, AuthSession.active.is_(True))
+    )
+    count = 0
+    now = utcnow()
+    for row in result.scalars():
+        if row.entity_id == keep:
+            continue
+        row.active = False
+        row.revoked_at = now
+        row.changed_by_id = by
+        count += 1
+    await db.flush()
+    return count
+
+
+async def touch_only(db: AsyncSession, *, session_id: str, when: datetime) -> None:
+    """Bookkeeping update of last use without loading the row."""
+    await db.execute(
+        update(AuthSession).where(AuthSession.entity_id == session_id).values(last_used_at=when)
+    )

@@ -1,0 +1,212 @@
+"""Typed settings from the environment and `.env`; the seed's variable names keep working."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+DEFAULT_PASSWORD_SALT = "dev-password-salt-change-me"
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/app.db"
+
+
+class ConfigError(Exception):
+    """Bad configuration: names the variable so start-up can say one clear line."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every variable of API.md §6; field names are the environment names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- application -----------------------------------------------------------------
+    app_env: Literal["development", "production", "test"] = Field(
+        "development", validation_alias=_alias("APP_ENV", "FLASK_ENV")
+    )
+    secret_key: str = DEFAULT_SECRET_KEY
+    security_password_salt: str = DEFAULT_PASSWORD_SALT
+    data_encryption_key: str | None = None
+    access_token_expire: int = Field(3600, gt=0)
+    verify_token_expire: int = Field(3600, gt=0)
+    reset_token_expire: int = Field(3600, gt=0)
+    mfa_token_expire: int = Field(300, gt=0)
+    port: int = 5000
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    frontend_url: str = Field(
+        "http://localhost:8080", validation_alias=_alias("FRONTEND_URL", "VUE_APP_URI")
+    )
+    cors_origins: str | None = None
+    trusted_proxies: str = ""
+
+    # --- database ----------------------------------------------------------------------
+    database_url_: str | None = Field(None, validation_alias=_alias("DATABASE_URL"))
+    mysql_host: str | None = None
+    mysql_user: str = "root"
+    mysql_password: str = ""
+    mysql_port: int = 3306
+    mysql_database: str = "quart_template"
+    mysql_test_host: str | None = None
+    mysql_test_port: int | None = None
+    mysql_test_database: str | None = None
+
+    # --- broker, cache -----------------------------------------------------------------
+    amqp_url_: str | None = Field(None, validation_alias=_alias("AMQP_URL"))
+    rabbitmq_user: str = "guest"
+    rabbitmq_password: str = "guest"
+    rabbitmq_vhost: str = "/"
+    broker_path: str | None = None
+    mq_exchange: str = "quart_template"
+    redis_url: str | None = None
+    relay_in_app: bool = True
+
+    # --- passwords, limits -------------------------------------------------------------
+    argon2_time_cost: int = Field(2, ge=2)
+    argon2_memory_cost: int = Field(19456, ge=19456)
+    argon2_parallelism: int = Field(1, ge=1)
+    login_limit_per_account: str = "5/15minutes"
+    login_limit_per_ip: str = "50/15minutes"
+    email_limit_per_address: str = "5/hour"
+
+    # --- email -------------------------------------------------------------------------
+    email_backend: Literal["console", "smtp", "rabbitmq"] = "console"
+    mail_server: str = "localhost"
+    mail_port: int = 25
+    mail_username: str | None = None
+    mail_password: str | None = None
+    mail_use_tls: bool = False
+    mail_use_ssl: bool = False
+    mail_default_sender: str = "Quart Template <no-reply@localhost>"
+    mail_timeout: float = 10.0
+
+    # --- MFA ---------------------------------------------------------------------------
+    mfa_issuer: str = "Quart Template"
+    recovery_codes_count: int = Field(10, ge=1, le=100)
+    recovery_codes_viewable: bool = True
+
+    # --- social providers --------------------------------------------------------------
+    provider_timeout: float = Field(10.0, gt=0)
+    github_client_id: str | None = None
+    github_oauth_client_secret: str | None = None
+    github_oauth_url: str = "https://github.com/login/oauth"
+    github_api_url: str = "https://api.github.com"
+    google_client_id: str | None = None
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    linkedin_client_id: str | None = None
+    linkedin_oauth_client_secret: str | None = None
+    linkedin_redirect_uri_: str | None = Field(
+        None,
+        validation_alias=_alias("LINKEDIN_REDIRECT_URI", "VUE_APP_SOCIAL_AUTH_REDIRECT_URI"),
+    )
+    linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2"
+    linkedin_api_url: str = "https://api.linkedin.com/v2"
+    facebook_client_id: str | None = None
+    facebook_client_secret: str | None = None
+    facebook_graph_url: str = "https://graph.facebook.com"
+    facebook_email_verified: bool = False
+
+    # --- realtime, errors --------------------------------------------------------------
+    pusher_app_id: str | None = None
+    pusher_api_key: str | None = None
+    pusher_api_secret: str | None = None
+    pusher_cluster: str = "mt1"
+    pusher_host: str | None = None
+    pusher_port: int = 443
+    pusher_ssl: bool = True
+    pusher_public_channels: bool = False
+    rollbar_access_token: str | None = None
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        """DATABASE_URL; else MySQL from MYSQL_* when MYSQL_HOST is set; else SQLite."""
+        if self.database_url_:
+            return self.database_url_
+        if self.mysql_host:
+            return (
+                f"mysql+aiomysql://{quote(self.mysql_user, safe='')}:"
+                f"{quote(self.mysql_password, safe='')}@{self.mysql_host}:{self.mysql_port}/"
+                f"{self.mysql_database}?charset=utf8mb4"
+            )
+        return DEFAULT_SQLITE_URL
+
+    @property
+    def amqp_url(self) -> str | None:
+        """The broker URL, built from the seed's BROKER_PATH when AMQP_URL is unset."""
+        if self.amqp_url_:
+            return self.amqp_url_
+        if self.broker_path:
+            vhost = quote(self.rabbitmq_vhost, safe="")
+            return (
+                f"amqp://{quote(self.rabbitmq_user, safe='')}:"
+                f"{quote(self.rabbitmq_password, safe='')}@{self.broker_path}/{vhost}"
+            )
+        return None
+
+    @property
+    def linkedin_redirect_uri(self) -> str:
+        return self.linkedin_redirect_uri_ or self.frontend_url
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        raw = self.cors_origins if self.cors_origins is not None else self.frontend_url
+        return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def pusher_enabled(self) -> bool:
+        return bool(self.pusher_app_id and self.pusher_api_key and self.pusher_api_secret)
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.app_env == "production"
+
+    @cached_property
+    def encryption_key(self) -> bytes:
+        """32-byte AES key: DATA_ENCRYPTION_KEY when set, else derived from SECRET_KEY."""
+        source = self.data_encryption_key or f"data-encryption:{self.secret_key}"
+        return hashlib.sha256(source.encode()).digest()
+
+    def check(self) -> None:
+        """Refuse configurations that must never run; raises ConfigError naming the variable."""
+        if self.app_env == "production":
+            if self.secret_key in ("", DEFAULT_SECRET_KEY) or len(self.secret_key) < 16:
+                raise ConfigError("SECRET_KEY", "set a long random value in production")
+            if self.security_password_salt in ("", DEFAULT_PASSWORD_SALT):
+                raise ConfigError("SECURITY_PASSWORD_SALT", "set a random value in production")
+        if not self.secret_key:
+            raise ConfigError("SECRET_KEY", "must not be empty")
+        if self.mail_use_tls and self.mail_use_ssl:
+            raise ConfigError("MAIL_USE_TLS", "MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
+
+
+def load_settings() -> Settings:
+    """Read and check the settings, turning pydantic's report into one ConfigError."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        raise ConfigError(variable, error["msg"]) from None
+    settings.check()
+    return settings

@@ -1,0 +1,65 @@
+"""The app shell: greeting, health, JSON errors for every status, body rules."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+
+async def test_index_is_the_seed_greeting(client: Client) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert await response.get_data(as_text=True) == "Welcome to Quart Template."
+
+
+async def test_health_and_readiness(client: Client) -> None:
+    assert (await (await client.get("/healthz")).get_json()) == {"status": "ok"}
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["broker"] == "off"
+
+
+async def test_unknown_path_is_json_404(client: Client) -> None:
+    response = await client.get("/no/such/path")
+    assert response.status_code == 404
+    assert await response.get_json() == {"success": False, "message": "Not found."}
+
+
+async def test_wrong_method_is_json_405(client: Client) -> None:
+    response = await client.delete("/healthz")
+    assert response.status_code == 405
+    body = await response.get_json()
+    assert body["success"] is False
+
+
+async def test_openapi_document_and_docs(client: Client) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = await response.get_json()
+    assert spec["openapi"].startswith("3.")
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_a_raising_route_gives_json_500_without_traceback(app: Quart) -> None:
+    @app.get("/boom-test")
+    async def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = await app.test_client().get("/boom-test")
+    assert response.status_code == 500
+    assert response.mimetype == "application/json"
+    text = await response.get_data(as_text=True)
+    assert "secret internals" not in text
+    assert "Traceback" not in text
+    assert await response.get_json() == {"success": False, "message": "Internal server error."}
+
+
+async def test_cors_allows_the_frontend_origin_only(client: Client) -> None:
+    ok = await client.get("/healthz", headers={"Origin": "http://frontend.test"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "http://frontend.test"
+    other = await client.get("/healthz", headers={"Origin": "http://evil.test"})
+    assert "Access-Control-Allow-Origin" not in other.headers
