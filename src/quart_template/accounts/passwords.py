@@ -7,6 +7,7 @@ legacy werkzeug hashes (pbkdf2:/scrypt:), NFKC normalisation and the policy chec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -52,10 +53,8 @@ def _verify_sync(
 ) -> tuple[bool, str | None]:
     h = hasher(settings)
     if not stored_hash:
-        try:
+        with contextlib.suppress(VerificationError):
             h.verify(_dummy_hash(settings), password)
-        except VerificationError:
-            pass
         return False, None
     try:
         h.verify(stored_hash, password)
