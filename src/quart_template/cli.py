@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -76,11 +77,15 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     from hypercorn.config import Config
 
     from quart_template.app import create_app
+    from quart_template.logs import configure_logging
 
+    configure_logging(settings)
     config = Config()
     config.bind = [f"{host}:{port or settings.port}"]
     config.workers = workers
     config.accesslog = None
+    # Hypercorn's own logger would add a second handler; ours (on the root) formats every line once.
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 10
     config.keep_alive_timeout = 75
     asyncio.run(check_database(settings))
