@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
+from alembic.operations import ops
 from sqlalchemy.engine import Connection
 
 from quart_template.db import make_engine
@@ -24,12 +26,30 @@ def _url() -> str:
     return url or load_settings().database_url
 
 
+def _drop_tables_whole(_context: object, _revision: object, directives: list[Any]) -> None:
+    """Autogenerate: don't drop indexes of tables the downgrade drops anyway.
+
+    MySQL refuses to drop an index a foreign key still needs, and DROP TABLE removes them all.
+    """
+    for downgrade in directives[0].downgrade_ops_list:
+        dropped = {op.table_name for op in downgrade.ops if isinstance(op, ops.DropTableOp)}
+        kept = []
+        for op in downgrade.ops:
+            if isinstance(op, ops.ModifyTableOps) and op.table_name in dropped:
+                op.ops = [sub for sub in op.ops if not isinstance(sub, ops.DropIndexOp)]
+                if not op.ops:
+                    continue
+            kept.append(op)
+        downgrade.ops = kept
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        process_revision_directives=_drop_tables_whole,
     )
     with context.begin_transaction():
         context.run_migrations()
