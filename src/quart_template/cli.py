@@ -117,15 +117,17 @@ async def check_database(settings: Settings) -> None:
     """Fail start-up with one line when the database cannot be reached."""
     from quart_template.db import make_engine, ping
 
-    engine = make_engine(settings.database_url)
+    engine = None
     try:
+        engine = make_engine(settings.database_url)  # may fail: a SQLite folder it cannot create
         await asyncio.wait_for(ping(engine), timeout=10)
     except Exception as exc:
         raise ConfigError(
             "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
         ) from None
     finally:
-        await engine.dispose()
+        if engine is not None:
+            await engine.dispose()
 
 
 def _has_uvloop() -> bool:

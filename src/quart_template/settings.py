@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import cached_property
 from typing import Literal
 from urllib.parse import quote
@@ -198,6 +199,26 @@ class Settings(BaseSettings):
             raise ConfigError("SECRET_KEY", "must not be empty")
         if self.mail_use_tls and self.mail_use_ssl:
             raise ConfigError("MAIL_USE_TLS", "MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
+        if self.email_backend == "rabbitmq" and not self.amqp_url:
+            raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
+        self._check_limits_and_proxies()
+
+    def _check_limits_and_proxies(self) -> None:
+        import ipaddress
+
+        from limits import parse
+
+        limits = ("login_limit_per_account", "login_limit_per_ip", "email_limit_per_address")
+        for variable in limits:
+            try:
+                parse(getattr(self, variable))
+            except ValueError:
+                raise ConfigError(variable.upper(), "use the form '5/15minutes'") from None
+        try:
+            for proxy in self.trusted_proxy_list:
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError("TRUSTED_PROXIES", "comma-separated IP addresses or CIDRs") from None
 
 
 def load_settings() -> Settings:
@@ -206,7 +227,27 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
-        variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        variable = _variable_name(str(error["loc"][0])) if error["loc"] else "settings"
         raise ConfigError(variable, error["msg"]) from None
     settings.check()
     return settings
+
+
+def _variable_name(location: str) -> str:
+    """The name the operator wrote: of an aliased field (FLASK_ENV/APP_ENV), the one that is set."""
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if location != name and location not in names:
+            continue
+        if not names:
+            return name.upper()
+        given = {key.upper() for key in os.environ} | {key.upper() for key in _dotenv_keys()}
+        return next((n for n in names if n.upper() in given), names[0])
+    return location.upper()
+
+
+def _dotenv_keys() -> list[str]:
+    from dotenv import dotenv_values
+
+    return list(dotenv_values(".env")) if os.path.exists(".env") else []
