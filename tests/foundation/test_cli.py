@@ -1,0 +1,112 @@
+"""The real console script: bad configuration stops it in one line; serve starts and stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+SCRIPT = str(Path(sys.executable).with_name("quart-template"))
+DEADLINE = 60.0  # seconds: bounds, not expectations
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """A minimal environment: nothing of the developer's settings, and no `.env` in the cwd."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env.update(variables)
+    return env
+
+
+def _run(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SCRIPT, *args],
+        env=_env(tmp_path, **variables),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+
+
+def _assert_refused(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_production_with_the_default_secret_key_refuses_to_start(
+    tmp_path: Path, command: str
+) -> None:
+    result = _run(tmp_path, command, APP_ENV="production")
+    _assert_refused(result, "SECRET_KEY")
+
+
+def test_unknown_email_backend_refuses_to_start(tmp_path: Path) -> None:
+    _assert_refused(_run(tmp_path, "serve", EMAIL_BACKEND="carrier-pigeon"), "EMAIL_BACKEND")
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unreachable_mysql_database_refuses_to_start(tmp_path: Path, command: str) -> None:
+    url = f"mysql+aiomysql://root@127.0.0.1:{_free_port()}/nothing?charset=utf8mb4"
+    _assert_refused(_run(tmp_path, command, DATABASE_URL=url), "DATABASE_URL")
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unwritable_sqlite_path_refuses_to_start(tmp_path: Path, command: str) -> None:
+    url = "sqlite+aiosqlite:////proc/quart-template-cannot-live-here/app.db"
+    _assert_refused(_run(tmp_path, command, DATABASE_URL=url), "DATABASE_URL")
+
+
+def _wait_for_greeting(port: int, process: subprocess.Popen[str]) -> str:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "serve exited before answering"
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not answer in time")
+
+
+def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    assert _run(tmp_path, "migrate").returncode == 0
+    assert _run(tmp_path, "migrate").returncode == 0  # idempotent
+    port = _free_port()
+    process = subprocess.Popen(
+        [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_for_greeting(port, process) == "Welcome to Quart Template."
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=DEADLINE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    running = [line for line in stderr.splitlines() if "Running on" in line]
+    assert len(running) == 1, f"each log line once: {stderr}"
