@@ -97,6 +97,9 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         from quart_template.events.service import stop_events
 
         await stop_events(rt)
+        from quart_template.ratelimit import close_rate_limiter
+
+        await close_rate_limiter(rt)
         await rt.http.aclose()
         await rt.engine.dispose()
 
