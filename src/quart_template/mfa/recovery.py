@@ -1,0 +1,112 @@
+"""Recovery-code rules: a fresh set replaces the old one whole, codes are matched by hash, and
+an encrypted copy is kept only while RECOVERY_CODES_VIEWABLE allows showing them again."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_template.accounts.models import Person
+from quart_template.db import new_entity_id
+from quart_template.email import messages
+from quart_template.errors import BadRequest
+from quart_template.events.outbox import enqueue_email
+from quart_template.mfa import repository
+from quart_template.mfa.crypto import DecryptionError, decrypt_text, encrypt_text
+from quart_template.mfa.models import RecoveryCode
+from quart_template.mfa.recovery_codes import hash_code, new_code
+from quart_template.runtime import Runtime
+from quart_template.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOT_SET_UP = "MFA is not set up: verify an OTP code first."
+
+
+@dataclass(frozen=True)
+class CodeListing:
+    """Unused codes (None when they are not viewable) and how many there are."""
+
+    codes: list[str] | None
+    count: int
+
+
+def _context(entity_id: str) -> str:
+    return f"recovery_code:{entity_id}"
+
+
+async def retire_codes(db: AsyncSession, *, person_id: str) -> None:
+    """Every active code of the person stops working (soft delete, audited)."""
+    for row in await repository.list_recovery_codes(db, person_id=person_id, unused_only=False):
+        row.active = False
+        row.changed_by_id = person_id
+    await db.flush()
+
+
+async def issue_codes(db: AsyncSession, *, settings: Settings, person_id: str) -> list[str]:
+    """Replace the person's codes with `RECOVERY_CODES_COUNT` new ones; returns them in clear."""
+    await retire_codes(db, person_id=person_id)
+    codes = [new_code() for _ in range(settings.recovery_codes_count)]
+    for code in codes:
+        entity_id = new_entity_id()
+        copy = (
+            encrypt_text(code, key=settings.encryption_key, context=_context(entity_id))
+            if settings.recovery_codes_viewable
+            else None
+        )
+        repository.add_recovery_code(
+            db,
+            person_id=person_id,
+            entity_id=entity_id,
+            code_hash=hash_code(code),
+            code_encrypted=copy,
+        )
+    await db.flush()
+    return codes
+
+
+def _reveal(row: RecoveryCode, settings: Settings) -> str | None:
+    if row.code_encrypted is None:
+        return None
+    try:
+        return decrypt_text(
+            row.code_encrypted, key=settings.encryption_key, context=_context(row.entity_id)
+        )
+    except DecryptionError:
+        log.warning("recovery code copy unreadable", extra={"event": "recovery_code_unreadable"})
+        return None
+
+
+async def list_codes(rt: Runtime, *, person: Person) -> CodeListing:
+    """The unused codes, decrypted when viewable; otherwise only their number."""
+    viewable = rt.settings.recovery_codes_viewable
+    async with rt.db() as db, db.begin():
+        rows = await repository.list_recovery_codes(
+            db, person_id=person.entity_id, unused_only=True, with_copy=viewable
+        )
+    if not viewable:
+        return CodeListing(codes=None, count=len(rows))
+    codes = [code for code in (_reveal(row, rt.settings) for row in rows) if code is not None]
+    return CodeListing(codes=codes, count=len(rows))
+
+
+async def regenerate_codes(rt: Runtime, *, person: Person) -> list[str]:
+    """A new set for a person with a confirmed OTP method; the old codes die, an email says so."""
+    async with rt.db() as db, db.begin():
+        method = await repository.get_otp_method(db, person_id=person.entity_id, lock=True)
+        if method is None or not method.confirmed:
+            raise BadRequest(NOT_SET_UP)
+        codes = await issue_codes(db, settings=rt.settings, person_id=person.entity_id)
+        enqueue_email(
+            db,
+            event=messages.RECOVERY_CODES_REGENERATED,
+            to=person.email,
+            data={"first_name": person.first_name},
+        )
+    log.info(
+        "recovery codes regenerated",
+        extra={"event": "recovery_codes_regenerated", "person_id": person.entity_id},
+    )
+    return codes

@@ -1,0 +1,108 @@
+"""Request and response bodies of the MFA endpoints (they also make /openapi.json)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from quart_template.schema import RequestModel, ResponseModel
+
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+
+
+def _otp(value: Any) -> str:
+    """API.md §8: a 6-digit string, or a number zero-padded to 6 digits (the seed sent 123456)."""
+    if isinstance(value, bool):
+        raise ValueError("the OTP must be 6 digits")
+    if isinstance(value, int):
+        if not 0 <= value <= 999_999:
+            raise ValueError("the OTP must be 6 digits")
+        return f"{value:06d}"
+    if isinstance(value, str):
+        code = value.strip()
+        if _SIX_DIGITS.fullmatch(code):
+            return code
+    raise ValueError("the OTP must be 6 digits")
+
+
+OtpCode = Annotated[str, BeforeValidator(_otp)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Email = Annotated[str, Field(min_length=1, max_length=320)]
+MfaToken = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class QrCodeRequest(RequestModel):
+    """`signup` people prove the password; `social` people (who have none) need not."""
+
+    password: Password | None = None
+    login_type: Literal["signup", "social"] = "signup"
+
+
+class QrCodeResponse(ResponseModel):
+    success: bool = True
+    image: str = Field(description="PNG of the QR code, base64")
+    uri: str = Field(description="otpauth:// URI for authenticator apps")
+    secret: str = Field(description="the TOTP secret (base32), shown until the first code")
+
+
+class VerifyOtpRequest(RequestModel):
+    otp: OtpCode
+
+
+class OtpVerifiedData(ResponseModel):
+    otp_verified: bool = True
+    codes: list[str]
+
+
+class OtpVerifiedResponse(ResponseModel):
+    message: str = "OTP verified successfully"
+    success: bool = True
+    data: OtpVerifiedData
+
+
+class SetupMfaRequest(RequestModel):
+    """Enabling needs `otp`; disabling needs `otp` or `password`."""
+
+    mfa_enabled: bool
+    otp: OtpCode | None = None
+    password: Password | None = None
+
+    @model_validator(mode="after")
+    def _needs_proof(self) -> SetupMfaRequest:
+        if self.mfa_enabled and self.otp is None:
+            raise ValueError("otp is required to enable MFA")
+        if not self.mfa_enabled and self.otp is None and self.password is None:
+            raise ValueError("otp or password is required to disable MFA")
+        return self
+
+
+class RecoveryCodesResponse(ResponseModel):
+    """`data` holds the unused codes; without RECOVERY_CODES_VIEWABLE only `count` is sent."""
+
+    success: bool = True
+    data: list[str] | None = None
+    count: int
+
+
+class SecondFactorRequest(RequestModel):
+    """`mfa_token` from /login (then `email` is optional and must match), or a legacy `email`
+    right after a password or social step. Neither: 401, a code alone signs nobody in."""
+
+    mfa_token: MfaToken | None = None
+    email: Email | None = None
+
+
+class LoginMfaRequest(SecondFactorRequest):
+    otp: OtpCode
+
+
+class RecoveryLoginRequest(SecondFactorRequest):
+    recovery_code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class SignedInResponse(ResponseModel):
+    message: str
+    success: bool = True
+    user: dict[str, Any]

@@ -1,0 +1,170 @@
+"""Finishing a login with the second factor. A code alone never signs anyone in: it must come
+with a live challenge left by a passed password (or social) step — named by `mfa_token`, or,
+for a legacy `{email, otp}` client, the newest challenge of that email (5 minutes)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from quart_template.accounts.models import Person, normalise_email
+from quart_template.accounts.repository import get_person, get_person_by_email
+from quart_template.db import utcnow
+from quart_template.errors import Unauthorized
+from quart_template.mfa import repository
+from quart_template.mfa.challenge import find_challenge
+from quart_template.mfa.models import MfaChallenge
+from quart_template.mfa.recovery_codes import hash_code, normalise_code
+from quart_template.mfa.service import accept_code
+from quart_template.ratelimit import guard_credentials, record_credential_failure
+from quart_template.runtime import Runtime
+from quart_template.sessions.service import IssuedToken, issue_session
+
+log = logging.getLogger(__name__)
+
+OTP_SCOPE = "mfa"
+RECOVERY_SCOPE = "recovery"
+
+NO_CHALLENGE = "Please log in with your password first."
+INVALID_OTP = "The TOTP MFA token is invalid."
+INVALID_RECOVERY_CODE = "The MFA recovery code is invalid."
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is finishing which login, and where client details go."""
+
+    mfa_token: str | None
+    email: str | None
+    ip: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    person: Person
+    token: IssuedToken
+
+
+async def _pending_login(rt: Runtime, attempt: Attempt, scope: str) -> tuple[str, Person]:
+    """The live challenge's key and its person, or 401 (counted per client IP)."""
+    email_key = normalise_email(attempt.email) if attempt.email else None
+    await guard_credentials(account=email_key, scope=scope)
+    challenge, person = await _find_pending(rt, attempt)
+    if (
+        challenge is None
+        or person is None
+        or not person.mfa_enabled
+        or (email_key is not None and person.email_key != email_key)
+    ):
+        await _refuse(NO_CHALLENGE, account=None, scope=scope)
+    await guard_credentials(account=person.email, scope=scope)
+    return challenge.id_hash, person
+
+
+async def _find_pending(rt: Runtime, attempt: Attempt) -> tuple[MfaChallenge | None, Person | None]:
+    async with rt.db() as db, db.begin():
+        if attempt.mfa_token is not None:
+            challenge = await find_challenge(
+                db, settings=rt.settings, mfa_token=attempt.mfa_token, person_id=None
+            )
+            if challenge is None:
+                return None, None
+            return challenge, await get_person(db, entity_id=challenge.person_id)
+        if attempt.email is None:
+            return None, None
+        person = await get_person_by_email(db, email=attempt.email)
+        if person is None:
+            return None, None
+        challenge = await find_challenge(
+            db, settings=rt.settings, mfa_token=None, person_id=person.entity_id
+        )
+        return challenge, person
+
+
+async def _refuse(message: str, *, account: str | None, scope: str) -> NoReturn:
+    await record_credential_failure(account=account, scope=scope)
+    log.info("second factor refused", extra={"event": "mfa_login_failed", "scope": scope})
+    raise Unauthorized(message)
+
+
+async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> SignedIn:
+    """A fresh session for a correct, unused TOTP code (each time step works once)."""
+    challenge_key, person = await _pending_login(rt, attempt, OTP_SCOPE)
+    try:
+        async with rt.db() as db, db.begin():
+            method = await repository.get_otp_method(
+                db, person_id=person.entity_id, lock=True, with_secret=True
+            )
+            if method is None or not method.confirmed:
+                raise _Wrong
+            if accept_code(method, otp, settings=rt.settings, by=person.entity_id) is None:
+                raise _Wrong
+            signed_in = await _finish(rt, db, challenge_key, person, attempt)
+    except (_Wrong, StaleDataError):
+        await _refuse(INVALID_OTP, account=person.email, scope=OTP_SCOPE)
+    except _Consumed:
+        await _refuse(NO_CHALLENGE, account=None, scope=OTP_SCOPE)
+    log.info(
+        "mfa login",
+        extra={"event": "login_succeeded", "person_id": person.entity_id, "factor": "otp"},
+    )
+    return signed_in
+
+
+async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str) -> SignedIn:
+    """A fresh session for an unused recovery code, which is spent by this (once only)."""
+    challenge_key, person = await _pending_login(rt, attempt, RECOVERY_SCOPE)
+    normalised = normalise_code(code)
+    try:
+        async with rt.db() as db, db.begin():
+            row = None
+            if normalised is not None:
+                row = await repository.find_recovery_code(
+                    db, person_id=person.entity_id, code_hash=hash_code(normalised)
+                )
+            if row is None or row.used_at is not None:
+                raise _Wrong
+            row.used_at = utcnow()
+            row.changed_by_id = person.entity_id
+            signed_in = await _finish(rt, db, challenge_key, person, attempt)
+    except (_Wrong, StaleDataError):
+        await _refuse(INVALID_RECOVERY_CODE, account=person.email, scope=RECOVERY_SCOPE)
+    except _Consumed:
+        await _refuse(NO_CHALLENGE, account=None, scope=RECOVERY_SCOPE)
+    log.info(
+        "mfa login",
+        extra={
+            "event": "login_succeeded",
+            "person_id": person.entity_id,
+            "factor": "recovery_code",
+        },
+    )
+    return signed_in
+
+
+async def _finish(
+    rt: Runtime, db: AsyncSession, challenge_key: str, person: Person, attempt: Attempt
+) -> SignedIn:
+    """Spend the challenge and issue the session, in the transaction that spent the code."""
+    if not await repository.consume_challenge(db, id_hash=challenge_key):
+        raise _Consumed
+    current = await get_person(db, entity_id=person.entity_id)
+    if current is None or not current.mfa_enabled:
+        raise _Consumed
+    token = await issue_session(
+        db, settings=rt.settings, person=current, ip=attempt.ip, user_agent=attempt.user_agent
+    )
+    return SignedIn(person=current, token=token)
+
+
+class _Wrong(Exception):
+    """The code did not match (rolls the transaction back)."""
+
+
+class _Consumed(Exception):
+    """The challenge was spent or expired meanwhile (rolls the transaction back)."""
