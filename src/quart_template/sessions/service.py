@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts.models import Person
 from quart_template.db import utcnow
+from quart_template.runtime import Runtime
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
 
@@ -102,6 +104,39 @@ async def revoke_session(db: AsyncSession, *, session: AuthSession, by: str | No
     session.revoked_at = utcnow()
     session.changed_by_id = by
     await db.flush()
+
+
+async def find_session(db: AsyncSession, *, person_id: str, entity_id: str) -> AuthSession | None:
+    """One of the person's sessions that still works; None for anybody else's."""
+    result = await db.execute(
+        select(AuthSession).where(
+            AuthSession.entity_id == entity_id,
+            AuthSession.person_id == person_id,
+            AuthSession.active.is_(True),
+            AuthSession.expires_at > utcnow(),
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def end_session(rt: Runtime, *, person_id: str, session_id: str) -> bool:
+    """Revoke one of the person's own sessions (logout, or from the session list); False when
+    there is no such live session."""
+    try:
+        async with rt.db() as db, db.begin():
+            row = await find_session(db, person_id=person_id, entity_id=session_id)
+            if row is None:
+                return False
+            await revoke_session(db, session=row, by=person_id)
+    except StaleDataError:
+        return False  # revoked by a concurrent request
+    return True
+
+
+async def sessions_of(rt: Runtime, *, person_id: str) -> list[AuthSession]:
+    """The person's live sessions, newest first."""
+    async with rt.db() as db, db.begin():
+        return await list_active_sessions(db, person_id=person_id)
 
 
 async def list_active_sessions(db: AsyncSession, *, person_id: str) -> list[AuthSession]:

@@ -1,0 +1,120 @@
+"""Forgot, reset and update password: every change revokes sessions and notifies the owner."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from quart_template.accounts import tokens
+from quart_template.accounts.models import Person
+from quart_template.accounts.passwords import check_password_policy, hash_password, verify_password
+from quart_template.accounts.repository import get_person, get_person_by_email
+from quart_template.db import utcnow
+from quart_template.email import messages
+from quart_template.errors import BadRequest, Forbidden
+from quart_template.events.outbox import enqueue_email
+from quart_template.ratelimit import (
+    guard_credentials,
+    guard_email_sending,
+    record_credential_failure,
+)
+from quart_template.runtime import Runtime
+from quart_template.sessions.service import revoke_all_sessions
+
+log = logging.getLogger(__name__)
+
+INVALID_RESET_LINK = "The reset link is invalid or has expired."
+WRONG_EXISTING_PASSWORD = "The existing password is incorrect."
+
+
+async def send_reset_link(rt: Runtime, *, email: str) -> None:
+    """Email a reset link to a known address; unknown ones get the same answer and nothing."""
+    await guard_email_sending(email)
+    async with rt.db() as db, db.begin():
+        person = await get_person_by_email(db, email=email, with_password=True)
+        if person is None:
+            return
+        data = {"link": tokens.reset_link(person, rt.settings), "first_name": person.first_name}
+        enqueue_email(db, event=messages.RESET_PASSWORD, to=person.email, data=data)
+    log.info("reset link sent", extra={"event": "reset_requested", "person_id": person.entity_id})
+
+
+async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str) -> None:
+    """Set a new password from a reset link: single use, every session ends, nobody signs in."""
+    payload = tokens.read_link(token, uidb64, purpose=tokens.RESET, settings=rt.settings)
+    if payload is None:
+        raise BadRequest(INVALID_RESET_LINK)
+    async with rt.db() as db, db.begin():
+        person = await _person_for_reset(db, rt, payload)
+    problem = check_password_policy(password, email=person.email)
+    if problem:
+        raise BadRequest(problem)
+    new_hash = await hash_password(password, settings=rt.settings)
+    try:
+        async with rt.db() as db, db.begin():
+            # Checked again inside the writing transaction: two uses of one link, one wins.
+            person = await _person_for_reset(db, rt, payload)
+            _set_password(db, person, new_hash)
+            if not person.verified:
+                # The link came by email: the address is proven.
+                person.verified, person.verified_on = True, utcnow()
+            await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
+    except StaleDataError:
+        raise BadRequest(INVALID_RESET_LINK) from None
+    log.info("password reset", extra={"event": "password_reset", "person_id": person.entity_id})
+
+
+async def _person_for_reset(db: AsyncSession, rt: Runtime, payload: dict[str, str]) -> Person:
+    person = await get_person(db, entity_id=payload["p"], with_password=True)
+    if person is None:
+        raise BadRequest(INVALID_RESET_LINK)
+    fingerprint = tokens.password_fingerprint(person, rt.settings)
+    if not hmac.compare_digest(fingerprint, str(payload.get("f", ""))):
+        raise BadRequest(INVALID_RESET_LINK)
+    return person
+
+
+async def update_password(
+    rt: Runtime, *, person_id: str, session_id: str, existing: str, new: str
+) -> None:
+    """Change a signed-in person's password after re-checking the old one; other sessions end."""
+    async with rt.db() as db, db.begin():
+        person = await get_person(db, entity_id=person_id, with_password=True)
+    if person is None:
+        raise Forbidden(WRONG_EXISTING_PASSWORD)
+    problem = check_password_policy(new, email=person.email)
+    if problem:
+        raise BadRequest(problem)
+    await guard_credentials(account=person.email, scope="update_password")
+    ok, _ = await verify_password(person.password_hash, existing, settings=rt.settings)
+    if not ok:
+        await record_credential_failure(account=person.email, scope="update_password")
+        log.info(
+            "re-auth failed", extra={"event": "password_update_denied", "person_id": person_id}
+        )
+        raise Forbidden(WRONG_EXISTING_PASSWORD)
+    new_hash = await hash_password(new, settings=rt.settings)
+    try:
+        async with rt.db() as db, db.begin():
+            current = await get_person(db, entity_id=person_id, with_password=True)
+            if current is None or current.password_hash != person.password_hash:
+                raise Forbidden(WRONG_EXISTING_PASSWORD)
+            _set_password(db, current, new_hash)
+            await revoke_all_sessions(db, person_id=person_id, by=person_id, keep=session_id)
+    except StaleDataError:
+        raise Forbidden(WRONG_EXISTING_PASSWORD) from None
+    log.info("password updated", extra={"event": "password_updated", "person_id": person_id})
+
+
+def _set_password(db: AsyncSession, person: Person, new_hash: str) -> None:
+    person.password_hash = new_hash
+    person.changed_by_id = person.entity_id
+    enqueue_email(
+        db,
+        event=messages.PASSWORD_CHANGED,
+        to=person.email,
+        data={"first_name": person.first_name},
+    )

@@ -1,0 +1,75 @@
+"""The session list: see where you are signed in, sign out any one of those places."""
+
+from __future__ import annotations
+
+import time
+
+from quart.typing import TestClientProtocol as Client
+
+from quart_template.runtime import Runtime
+from tests.factories import signed_in
+
+
+async def _login(client: Client, agent: str) -> dict[str, str]:
+    response = await client.post(
+        "/login",
+        json={"email": "ada@example.com", "password": "correct horse battery staple"},
+        headers={"User-Agent": agent},
+    )
+    return {"Authorization": f"Bearer {(await response.get_json())['user']['access_token']}"}
+
+
+async def test_list_shows_the_callers_live_sessions(client: Client, rt: Runtime) -> None:
+    user = await signed_in(rt)
+    phone = await _login(client, "Phone/1.0")
+    await signed_in(rt, email="eve@example.com")  # somebody else's session stays invisible
+    response = await client.get("/sessions", headers=phone)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.get_json()
+    assert body["success"] is True
+    sessions = body["sessions"]
+    assert len(sessions) == 2
+    current = [s for s in sessions if s["current"]]
+    assert len(current) == 1 and current[0]["user_agent"] == "Phone/1.0"
+    for item in sessions:
+        assert set(item) >= {"id", "created", "last_used", "ip", "user_agent", "current"}
+        assert len(item["id"]) == 32 and abs(item["created"] - time.time()) < 60
+        assert user.token not in str(item)
+
+
+async def test_revoking_another_session_ends_it(client: Client, rt: Runtime) -> None:
+    user = await signed_in(rt)
+    phone = await _login(client, "Phone/1.0")
+    listed = (await (await client.get("/sessions", headers=phone)).get_json())["sessions"]
+    [laptop] = [s for s in listed if not s["current"]]
+    response = await client.delete(f"/sessions/{laptop['id']}", headers=phone)
+    assert response.status_code == 200
+    assert (await response.get_json())["success"] is True
+    assert (await client.get("/sessions", headers=user.headers)).status_code == 401
+    assert (await client.get("/sessions", headers=phone)).status_code == 200
+    again = await client.delete(f"/sessions/{laptop['id']}", headers=phone)
+    assert again.status_code == 404
+
+
+async def test_revoking_the_current_session_signs_out(client: Client, rt: Runtime) -> None:
+    user = await signed_in(rt)
+    [mine] = (await (await client.get("/sessions", headers=user.headers)).get_json())["sessions"]
+    assert (await client.delete(f"/sessions/{mine['id']}", headers=user.headers)).status_code == 200
+    assert (await client.get("/sessions", headers=user.headers)).status_code == 401
+
+
+async def test_someone_elses_or_an_unknown_session_is_404(client: Client, rt: Runtime) -> None:
+    user = await signed_in(rt)
+    eve = await signed_in(rt, email="eve@example.com")
+    [eves] = (await (await client.get("/sessions", headers=eve.headers)).get_json())["sessions"]
+    for session_id in (eves["id"], "0" * 32, "nope"):
+        response = await client.delete(f"/sessions/{session_id}", headers=user.headers)
+        assert response.status_code == 404
+        assert (await response.get_json())["success"] is False
+    assert (await client.get("/sessions", headers=eve.headers)).status_code == 200
+
+
+async def test_session_routes_need_a_token(client: Client) -> None:
+    assert (await client.get("/sessions")).status_code == 401
+    assert (await client.delete(f"/sessions/{'0' * 32}")).status_code == 401
