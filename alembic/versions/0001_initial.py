@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("destination", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("entity", sa.String(length=32), nullable=True),
-        sa.Column("action", sa.String(length=16), nullable=True),
+        sa.Column("action", sa.String(length=32), nullable=True),
         sa.Column("entity_id", sa.String(length=32), nullable=True),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("owner_id", sa.String(length=32), nullable=True),

@@ -36,7 +36,8 @@ class OutboxMessage(Base):
     destination: Mapped[str] = mapped_column(String(16), nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "entity" | "email"
     entity: Mapped[str | None] = mapped_column(String(32))
-    action: Mapped[str | None] = mapped_column(String(16))
+    # Email rows keep the event name here (up to "RECOVERY_CODES_REGENERATED").
+    action: Mapped[str | None] = mapped_column(String(32))
     entity_id: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int | None] = mapped_column(Integer)
     owner_id: Mapped[str | None] = mapped_column(String(32))
