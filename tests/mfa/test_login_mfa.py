@@ -1,0 +1,189 @@
+"""/login_mfa: a TOTP code finishes a login only together with a live password (or social) step."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import update
+
+from quart_template.accounts.models import Person
+from quart_template.db import utcnow
+from quart_template.mfa.challenge import begin_second_factor
+from quart_template.mfa.models import MfaChallenge
+from quart_template.runtime import Runtime
+from tests.factories import signed_in
+from tests.mfa.conftest import Enrolled, enrol, password_step
+
+USER_FIELDS = {
+    "access_token", "active", "email", "entity_id", "first_name", "last_name", "latest",
+    "login_method", "verified", "verified_on", "mfa_enabled", "expires_in",
+}  # fmt: skip
+
+
+async def _login_mfa(client: Client, **body: object) -> tuple[int, dict]:
+    response = await client.post("/login_mfa", json=body)
+    return response.status_code, await response.get_json()
+
+
+async def test_mfa_token_and_code_sign_in(client: Client, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled)
+    response = await client.post(
+        "/login_mfa", json={"mfa_token": mfa_token, "otp": enrolled.code()}
+    )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.get_json()
+    assert body["message"] == "The TOTP MFA token is valid"
+    assert body["success"] is True
+    assert set(body["user"]) == USER_FIELDS
+    assert body["user"]["mfa_enabled"] is True
+    assert body["user"]["email"] == enrolled.email
+    headers = {"Authorization": f"Basic {body['user']['access_token']}"}
+    assert (await client.get("/recovery_codes", headers=headers)).status_code == 200
+
+
+async def test_email_must_match_the_token(client: Client, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled)
+    status, _ = await _login_mfa(
+        client, mfa_token=mfa_token, email="someone@example.com", otp=enrolled.code()
+    )
+    assert status == 401
+    status, _ = await _login_mfa(
+        client, mfa_token=mfa_token, email=enrolled.email.upper(), otp=enrolled.code()
+    )
+    assert status == 200
+
+
+async def test_a_code_is_accepted_once(client: Client, enrolled: Enrolled) -> None:
+    code = enrolled.code()
+    status, _ = await _login_mfa(client, mfa_token=await password_step(client, enrolled), otp=code)
+    assert status == 200
+    status, body = await _login_mfa(
+        client, mfa_token=await password_step(client, enrolled), otp=code
+    )
+    assert (status, body["success"]) == (401, False)
+    # A step older than the last accepted one is refused too, though within the drift window.
+    status, _ = await _login_mfa(
+        client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(-1)
+    )
+    assert status == 401
+
+
+async def test_one_step_of_drift_but_not_two(client: Client, enrolled: Enrolled) -> None:
+    enrolled.clock.advance(90)  # the enrolment's steps are well behind
+    status, _ = await _login_mfa(
+        client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(-2)
+    )
+    assert status == 401
+    status, _ = await _login_mfa(
+        client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(-1)
+    )
+    assert status == 200
+    status, _ = await _login_mfa(
+        client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(+1)
+    )
+    assert status == 200
+
+
+async def test_an_mfa_token_is_single_use(client: Client, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled)
+    status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=enrolled.code())
+    assert status == 200
+    status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=enrolled.next_code())
+    assert status == 401
+
+
+async def test_no_password_step_no_login(client: Client, enrolled: Enrolled) -> None:
+    status, _ = await _login_mfa(client, email=enrolled.email, otp=enrolled.code())
+    assert status == 401
+    status, _ = await _login_mfa(client, otp=enrolled.code())
+    assert status == 401
+    status, _ = await _login_mfa(client, email="nobody@example.com", otp=enrolled.code())
+    assert status == 401
+    status, _ = await _login_mfa(client, mfa_token="forged.token.value", otp=enrolled.code())
+    assert status == 401
+
+
+async def test_legacy_email_and_code_right_after_the_password(
+    client: Client, enrolled: Enrolled
+) -> None:
+    await password_step(client, enrolled)
+    status, body = await _login_mfa(client, email=enrolled.email, otp=enrolled.code())
+    assert status == 200
+    assert body["user"]["access_token"]
+    # The password step was spent by that login.
+    status, _ = await _login_mfa(client, email=enrolled.email, otp=enrolled.next_code())
+    assert status == 401
+
+
+async def test_expired_challenge(client: Client, rt: Runtime, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled)
+    async with rt.db() as db, db.begin():
+        await db.execute(update(MfaChallenge).values(expires_at=utcnow() - timedelta(seconds=1)))
+    status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=enrolled.code())
+    assert status == 401
+    status, _ = await _login_mfa(client, email=enrolled.email, otp=enrolled.code())
+    assert status == 401
+
+
+async def test_foreign_mfa_token(client: Client, rt: Runtime, enrolled: Enrolled) -> None:
+    other = await enrol(client, await signed_in(rt, email="other@example.com"), enrolled.clock)
+    other_token = await password_step(client, other)
+    # Someone else's password step does not carry my code, nor my email.
+    status, _ = await _login_mfa(client, mfa_token=other_token, otp=enrolled.code())
+    assert status == 401
+    status, _ = await _login_mfa(
+        client, mfa_token=other_token, email=enrolled.email, otp=enrolled.code()
+    )
+    assert status == 401
+
+
+async def test_wrong_codes_until_429(client: Client, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled)
+    right = enrolled.code()
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    statuses = [(await _login_mfa(client, mfa_token=mfa_token, otp=wrong))[0] for _ in range(5)]
+    assert statuses == [401] * 5
+    response = await client.post("/login_mfa", json={"mfa_token": mfa_token, "otp": right})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert (await response.get_json())["success"] is False
+
+
+async def test_parallel_logins_with_one_code_exactly_one_wins(
+    client: Client, rt: Runtime, enrolled: Enrolled
+) -> None:
+    tokens = []
+    async with rt.db() as db, db.begin():
+        person = await db.get(Person, enrolled.user.person.entity_id)
+        assert person is not None
+        for _ in range(10):
+            body = await begin_second_factor(
+                db, settings=rt.settings, person=person, method="password"
+            )
+            tokens.append(body["mfa_token"])
+    code = enrolled.code()
+    results = await asyncio.gather(
+        *(_login_mfa(client, mfa_token=token, otp=code) for token in tokens)
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(200) == 1
+    assert set(statuses) <= {200, 401, 429}
+
+
+async def test_social_step_then_code(client: Client, rt: Runtime, enrolled: Enrolled) -> None:
+    social = await enrol(
+        client, await signed_in(rt, email="gh@example.com", password=None), enrolled.clock,
+        login_type="social",
+    )  # fmt: skip
+    async with rt.db() as db, db.begin():
+        person = await db.get(Person, social.user.person.entity_id)
+        assert person is not None
+        pending = await begin_second_factor(
+            db, settings=rt.settings, person=person, method="github"
+        )
+    assert pending["user"] == {"mfa_enabled": True, "email": social.email, "verified": True}
+    status, _ = await _login_mfa(client, email=social.email, otp=social.code())
+    assert status == 200

@@ -1,0 +1,92 @@
+"""MFA next to the rest: a password reset keeps it on; its events carry no secrets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
+
+from quart_template.app import create_app
+from quart_template.events.outbox import EMAIL, OutboxMessage
+from quart_template.runtime import Runtime
+from quart_template.settings import Settings
+from tests.factories import signed_in
+from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+async def _reset_link(rt: Runtime, email: str) -> str:
+    async with rt.db() as db:
+        rows = (
+            await db.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.destination == EMAIL, OutboxMessage.action == "RESET_PASSWORD")
+                .order_by(OutboxMessage.id)
+            )
+        ).scalars()
+        links = [row.body()["data"]["link"] for row in rows if email in row.body()["to_emails"]]
+    assert links
+    link: str = links[-1]
+    return link
+
+
+async def test_a_password_reset_keeps_mfa_on(
+    client: Client, rt: Runtime, enrolled: Enrolled
+) -> None:
+    assert (
+        await client.post("/forgot_password", json={"email": enrolled.email})
+    ).status_code == 200
+    token, uidb64 = (await _reset_link(rt, enrolled.email)).split("/reset-password/")[1].split("/")
+    response = await client.post(
+        f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200, await response.get_json()
+
+    enrolled.user.password = NEW_PASSWORD
+    mfa_token = await password_step(client, enrolled)  # no access token: still two factors
+    response = await client.post(
+        "/login_mfa", json={"mfa_token": mfa_token, "otp": enrolled.code()}
+    )
+    assert response.status_code == 200
+
+
+async def test_entity_events_carry_no_secrets(
+    make_settings: Callable[..., Settings], clock: FrozenClock
+) -> None:
+    # A Pusher destination makes every entity change write an outbox row; the relay stays off
+    # so the rows can be read as they would be sent.
+    settings = make_settings(
+        pusher_app_id="1",
+        pusher_api_key="key",
+        pusher_api_secret="secret",
+        pusher_host="127.0.0.1",
+        pusher_port=9,
+        pusher_ssl=False,
+        relay_in_app=False,
+    )
+    app = create_app(settings)
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        rt: Runtime = app.extensions["runtime"]
+        enrolled = await enrol(client, await signed_in(rt), clock)
+        mfa_token = await password_step(client, enrolled)
+        response = await client.post(
+            "/verify_recovery_code",
+            json={"mfa_token": mfa_token, "recovery_code": enrolled.codes[0]},
+        )
+        assert response.status_code == 200
+        async with rt.db() as db:
+            rows = (
+                await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "entity"))
+            ).scalars()
+            payloads = {(row.entity, row.action): row.payload for row in rows}
+    assert {("otp_method", "create"), ("otp_method", "update")} <= set(payloads)
+    assert {("recovery_code", "create"), ("recovery_code", "update")} <= set(payloads)
+    everything = json.dumps(list(payloads.values()))
+    for secret in [enrolled.secret, *enrolled.codes]:
+        assert secret not in everything
+    assert "secret_encrypted" not in everything and "code_hash" not in everything
+    assert "code_encrypted" not in everything and "last_step" not in everything
