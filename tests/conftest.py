@@ -19,7 +19,7 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import delete, text
 
 from quart_template.app import create_app
-from quart_template.db import make_engine
+from quart_template.db import make_engine, ping
 from quart_template.models import Base
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
@@ -45,6 +45,34 @@ def _base_env() -> dict[str, Any]:
         "argon2_time_cost": 2,
         "argon2_memory_cost": 19456,
     }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A configured but unreachable test backend fails the run at once; it never skips."""
+    problems = asyncio.run(_unreachable_backends())
+    if problems:
+        pytest.exit("test backends unreachable: " + "; ".join(problems), returncode=3)
+
+
+async def _unreachable_backends() -> list[str]:
+    problems = []
+    if TEST_DATABASE_URL:
+        engine = make_engine(TEST_DATABASE_URL)
+        try:
+            await asyncio.wait_for(ping(engine), timeout=15)
+        except Exception as exc:
+            problems.append(f"TEST_DATABASE_URL ({type(exc).__name__}: {exc})")
+        finally:
+            await engine.dispose()
+    if TEST_AMQP_URL:
+        import aio_pika
+
+        try:
+            connection = await aio_pika.connect(TEST_AMQP_URL, timeout=15)
+            await connection.close()
+        except Exception as exc:
+            problems.append(f"TEST_AMQP_URL ({type(exc).__name__}: {exc})")
+    return problems
 
 
 @pytest.fixture(scope="session")
