@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import update
 
 from quart_template.accounts.models import Person
+from quart_template.app import create_app
 from quart_template.db import utcnow
 from quart_template.mfa.challenge import begin_second_factor
 from quart_template.mfa.models import MfaChallenge
 from quart_template.runtime import Runtime
+from quart_template.settings import Settings
 from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, enrol, password_step
+from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
 
 USER_FIELDS = {
     "access_token", "active", "email", "entity_id", "first_name", "last_name", "latest",
@@ -187,3 +190,23 @@ async def test_social_step_then_code(client: Client, rt: Runtime, enrolled: Enro
     assert pending["user"] == {"mfa_enabled": True, "email": social.email, "verified": True}
     status, _ = await _login_mfa(client, email=social.email, otp=social.code())
     assert status == 200
+
+
+async def test_legacy_form_counts_a_password_step_of_five_minutes_only(
+    make_settings: Callable[..., Settings], clock: FrozenClock
+) -> None:
+    app = create_app(make_settings(mfa_token_expire=900))
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        rt: Runtime = app.extensions["runtime"]
+        enrolled = await enrol(client, await signed_in(rt), clock)
+        mfa_token = await password_step(client, enrolled)
+        async with rt.db() as db, db.begin():
+            await db.execute(
+                update(MfaChallenge).values(created_at=utcnow() - timedelta(minutes=6))
+            )
+        status, _ = await _login_mfa(client, email=enrolled.email, otp=enrolled.code())
+        assert status == 401
+        # The token names its challenge, which lives for MFA_TOKEN_EXPIRE.
+        status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=enrolled.code())
+        assert status == 200

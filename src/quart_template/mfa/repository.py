@@ -10,8 +10,30 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from quart_template.accounts.models import Person
 from quart_template.db import utcnow
 from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
+
+
+async def lock_person(
+    db: AsyncSession, *, person_id: str, with_password: bool = False
+) -> Person | None:
+    """An active person, locked for the caller's transaction."""
+    query = (
+        select(Person)
+        .where(Person.entity_id == person_id, Person.active.is_(True))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if with_password:
+        query = query.options(undefer(Person.password_hash))
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def password_hash_of(db: AsyncSession, *, person_id: str) -> str | None:
+    """The stored password hash (None for people who sign in socially only)."""
+    query = select(Person.password_hash).where(Person.entity_id == person_id)
+    return (await db.execute(query)).scalar_one_or_none()
 
 
 async def get_otp_method(

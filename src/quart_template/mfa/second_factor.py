@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,16 +18,16 @@ from quart_template.db import utcnow
 from quart_template.errors import Unauthorized
 from quart_template.mfa import repository
 from quart_template.mfa.challenge import find_challenge
+from quart_template.mfa.checks import OTP_SCOPE, accept_code
 from quart_template.mfa.models import MfaChallenge
 from quart_template.mfa.recovery_codes import hash_code, normalise_code
-from quart_template.mfa.service import accept_code
 from quart_template.ratelimit import guard_credentials, record_credential_failure
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import IssuedToken, issue_session
 
 log = logging.getLogger(__name__)
 
-OTP_SCOPE = "mfa"
+LEGACY_WINDOW = timedelta(minutes=5)
 RECOVERY_SCOPE = "recovery"
 
 NO_CHALLENGE = "Please log in with your password first."
@@ -83,6 +84,8 @@ async def _find_pending(rt: Runtime, attempt: Attempt) -> tuple[MfaChallenge | N
         challenge = await find_challenge(
             db, settings=rt.settings, mfa_token=None, person_id=person.entity_id
         )
+        if challenge is not None and challenge.created_at < utcnow() - LEGACY_WINDOW:
+            challenge = None  # API.md: the legacy form counts a password step of 5 minutes only
         return challenge, person
 
 

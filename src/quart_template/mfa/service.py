@@ -7,18 +7,22 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import undefer
 
 from quart_template.accounts.models import Person
-from quart_template.accounts.passwords import verify_password
 from quart_template.db import new_entity_id
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Conflict, Forbidden, NotFound
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import recovery, repository, totp
-from quart_template.mfa.crypto import decrypt_text, encrypt_text
+from quart_template.mfa.checks import (
+    OTP_SCOPE,
+    accept_code,
+    check_password,
+    otp_secret,
+    secret_context,
+)
+from quart_template.mfa.crypto import encrypt_text
 from quart_template.mfa.models import OtpMethod
 from quart_template.ratelimit import guard_credentials, record_credential_failure
 from quart_template.runtime import Runtime
@@ -26,12 +30,8 @@ from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
 
-OTP_SCOPE = "mfa"
-PASSWORD_SCOPE = "reauth"
-
 ALREADY_ENABLED = "MFA is already enabled."
 NOT_ENABLED = "MFA is not enabled."
-WRONG_PASSWORD = "Incorrect password."
 HAS_PASSWORD = "This account has a password: use login_type 'signup' with it."
 INVALID_OTP = "Invalid OTP code."
 NO_METHOD = "Request a QR code (/qrcode) first."
@@ -48,46 +48,12 @@ class Enrolment:
     image: str
 
 
-def _context(method: OtpMethod) -> str:
-    return f"otp_method:{method.entity_id}"
-
-
-def otp_secret(method: OtpMethod, *, settings: Settings) -> str:
-    """The method's secret, decrypted (the column must have been loaded)."""
-    return decrypt_text(
-        method.secret_encrypted, key=settings.encryption_key, context=_context(method)
-    )
-
-
 async def lock_person(db: AsyncSession, *, person_id: str, with_password: bool = False) -> Person:
     """The caller, locked so two enrolment requests of one person run one after the other."""
-    query = (
-        select(Person)
-        .where(Person.entity_id == person_id, Person.active.is_(True))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if with_password:
-        query = query.options(undefer(Person.password_hash))
-    person = (await db.execute(query)).scalar_one_or_none()
+    person = await repository.lock_person(db, person_id=person_id, with_password=with_password)
     if person is None:
         raise NotFound("Unknown user.")
     return person
-
-
-async def check_password(rt: Runtime, *, person: Person, password: str) -> None:
-    """403 unless `password` is the person's (re-authentication; argon2 off the loop)."""
-    await guard_credentials(account=person.email, scope=PASSWORD_SCOPE)
-    async with rt.db() as db, db.begin():
-        stored = (
-            await db.execute(
-                select(Person.password_hash).where(Person.entity_id == person.entity_id)
-            )
-        ).scalar_one_or_none()
-    ok, _ = await verify_password(stored, password, settings=rt.settings)
-    if not ok:
-        await record_credential_failure(account=person.email, scope=PASSWORD_SCOPE)
-        raise Forbidden(WRONG_PASSWORD)
 
 
 async def start_enrolment(
@@ -126,7 +92,7 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
         await recovery.retire_codes(db, person_id=person.entity_id)
     secret = totp.new_secret()
     entity_id = new_entity_id()
-    context = f"otp_method:{entity_id}"
+    context = secret_context(entity_id)
     repository.add_otp_method(
         db,
         person_id=person.entity_id,
@@ -135,15 +101,6 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
     )
     await db.flush()
     return secret
-
-
-def accept_code(method: OtpMethod, otp: str, *, settings: Settings, by: str) -> int | None:
-    """The accepted time step of `otp`, stored on the method so it never works again."""
-    step = totp.matched_step(otp_secret(method, settings=settings), otp, last_step=method.last_step)
-    if step is not None:
-        method.last_step = step
-        method.changed_by_id = by
-    return step
 
 
 async def confirm_otp(rt: Runtime, *, person: Person, otp: str) -> list[str]:

@@ -1,0 +1,54 @@
+"""The credential checks of MFA: a TOTP code against the stored secret (each time step once),
+and the password of a signed-in person re-authenticating."""
+
+from __future__ import annotations
+
+from quart_template.accounts.models import Person
+from quart_template.accounts.passwords import verify_password
+from quart_template.errors import Forbidden
+from quart_template.mfa import repository, totp
+from quart_template.mfa.crypto import decrypt_text
+from quart_template.mfa.models import OtpMethod
+from quart_template.ratelimit import guard_credentials, record_credential_failure
+from quart_template.runtime import Runtime
+from quart_template.settings import Settings
+
+OTP_SCOPE = "mfa"
+PASSWORD_SCOPE = "reauth"
+
+WRONG_PASSWORD = "Incorrect password."
+
+
+def secret_context(entity_id: str) -> str:
+    """Bound into the ciphertext: a secret copied to another row does not decrypt."""
+    return f"otp_method:{entity_id}"
+
+
+def otp_secret(method: OtpMethod, *, settings: Settings) -> str:
+    """The method's secret, decrypted (the column must have been loaded)."""
+    return decrypt_text(
+        method.secret_encrypted,
+        key=settings.encryption_key,
+        context=secret_context(method.entity_id),
+    )
+
+
+def accept_code(method: OtpMethod, otp: str, *, settings: Settings, by: str) -> int | None:
+    """The accepted time step of `otp`, stored on the method so it never works again."""
+    secret = otp_secret(method, settings=settings)
+    step = totp.matched_step(secret, otp, last_step=method.last_step)
+    if step is not None:
+        method.last_step = step
+        method.changed_by_id = by
+    return step
+
+
+async def check_password(rt: Runtime, *, person: Person, password: str) -> None:
+    """403 unless `password` is the person's (re-authentication; argon2 off the loop)."""
+    await guard_credentials(account=person.email, scope=PASSWORD_SCOPE)
+    async with rt.db() as db, db.begin():
+        stored = await repository.password_hash_of(db, person_id=person.entity_id)
+    ok, _ = await verify_password(stored, password, settings=rt.settings)
+    if not ok:
+        await record_credential_failure(account=person.email, scope=PASSWORD_SCOPE)
+        raise Forbidden(WRONG_PASSWORD)
