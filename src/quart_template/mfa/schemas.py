@@ -28,7 +28,7 @@ def _otp(value: Any) -> str:
 
 
 OtpCode = Annotated[str, BeforeValidator(_otp)]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Password = Annotated[str, Field(max_length=1024)]
 Email = Annotated[str, Field(min_length=1, max_length=320)]
 MfaToken = Annotated[str, Field(min_length=1, max_length=512)]
 
