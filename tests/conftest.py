@@ -47,6 +47,28 @@ def _base_env() -> dict[str, Any]:
     }
 
 
+def pytest_report_header() -> list[str]:
+    """Say which backends this run uses, so a log shows SQLite and MariaDB runs apart."""
+    database = _redacted(TEST_DATABASE_URL) if TEST_DATABASE_URL else "SQLite (a file per test)"
+    broker = _redacted(TEST_AMQP_URL) if TEST_AMQP_URL else "none (TEST_AMQP_URL unset)"
+    return [f"test database: {database}", f"test broker: {broker}"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The same, at the end of a quiet (-q) run."""
+    for line in pytest_report_header():
+        terminalreporter.write_line(line)
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """A configured but unreachable test backend fails the run at once; it never skips."""
     problems = asyncio.run(_unreachable_backends())
