@@ -108,3 +108,36 @@ async def test_twenty_parallel_requests_with_one_mfa_token(
     )
     statuses = [status for status, _ in results]
     assert statuses.count(200) == 1, statuses
+
+
+async def test_concurrent_mfa_writes_of_one_person_never_fail(
+    client: Client, rt: Runtime, enrolled: Enrolled
+) -> None:
+    # Logins, a regeneration and a disable racing: every MFA write locks the person first, so
+    # MariaDB never deadlocks them into a 500.
+    tokens = await _challenges(rt, enrolled, 6)
+
+    async def regenerate() -> tuple[int, dict]:
+        response = await client.post("/recovery_codes", headers=enrolled.headers)
+        return response.status_code, await response.get_json()
+
+    async def disable() -> tuple[int, dict]:
+        response = await client.post(
+            "/setup_mfa",
+            json={"mfa_enabled": False, "password": enrolled.user.password},
+            headers=enrolled.headers,
+        )
+        return response.status_code, await response.get_json()
+
+    results = await asyncio.gather(
+        *(
+            _recover(client, mfa_token=t, recovery_code=c)
+            for t, c in zip(tokens, enrolled.codes[:6], strict=True)
+        ),
+        regenerate(),
+        regenerate(),
+        disable(),
+    )
+    statuses = [status for status, _ in results]
+    assert 500 not in statuses, results
+    assert statuses[-1] == 200  # the disable

@@ -95,6 +95,8 @@ async def list_codes(rt: Runtime, *, person: Person) -> CodeListing:
 async def regenerate_codes(rt: Runtime, *, person: Person) -> list[str]:
     """A new set for a person with a confirmed OTP method; the old codes die, an email says so."""
     async with rt.db() as db, db.begin():
+        # Person first, then its MFA rows: the lock order of every MFA write.
+        await repository.lock_person(db, person_id=person.entity_id)
         method = await repository.get_otp_method(db, person_id=person.entity_id, lock=True)
         if method is None or not method.confirmed:
             raise BadRequest(NOT_SET_UP)

@@ -100,6 +100,7 @@ async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> Signed
     challenge_key, person = await _pending_login(rt, attempt, OTP_SCOPE)
     try:
         async with rt.db() as db, db.begin():
+            current = await _lock_mfa_person(db, person)
             method = await repository.get_otp_method(
                 db, person_id=person.entity_id, lock=True, with_secret=True
             )
@@ -107,7 +108,7 @@ async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> Signed
                 raise _Wrong
             if accept_code(method, otp, settings=rt.settings, by=person.entity_id) is None:
                 raise _Wrong
-            signed_in = await _finish(rt, db, challenge_key, person, attempt)
+            signed_in = await _finish(rt, db, challenge_key, current, attempt)
     except (_Wrong, StaleDataError):
         await _refuse(INVALID_OTP, account=person.email, scope=OTP_SCOPE)
     except _Consumed:
@@ -125,6 +126,7 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
     normalised = normalise_code(code)
     try:
         async with rt.db() as db, db.begin():
+            current = await _lock_mfa_person(db, person)
             row = None
             if normalised is not None:
                 row = await repository.find_recovery_code(
@@ -134,7 +136,7 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
                 raise _Wrong
             row.used_at = utcnow()
             row.changed_by_id = person.entity_id
-            signed_in = await _finish(rt, db, challenge_key, person, attempt)
+            signed_in = await _finish(rt, db, challenge_key, current, attempt)
     except (_Wrong, StaleDataError):
         await _refuse(INVALID_RECOVERY_CODE, account=person.email, scope=RECOVERY_SCOPE)
     except _Consumed:
@@ -150,19 +152,25 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
     return signed_in
 
 
+async def _lock_mfa_person(db: AsyncSession, person: Person) -> Person:
+    """The person, locked first (the order every MFA write follows, so none deadlock), and
+    still with MFA on."""
+    current = await repository.lock_person(db, person_id=person.entity_id)
+    if current is None or not current.mfa_enabled:
+        raise _Consumed
+    return current
+
+
 async def _finish(
     rt: Runtime, db: AsyncSession, challenge_key: str, person: Person, attempt: Attempt
 ) -> SignedIn:
     """Spend the challenge and issue the session, in the transaction that spent the code."""
     if not await repository.consume_challenge(db, id_hash=challenge_key):
         raise _Consumed
-    current = await get_person(db, entity_id=person.entity_id)
-    if current is None or not current.mfa_enabled:
-        raise _Consumed
     token = await issue_session(
-        db, settings=rt.settings, person=current, ip=attempt.ip, user_agent=attempt.user_agent
+        db, settings=rt.settings, person=person, ip=attempt.ip, user_agent=attempt.user_agent
     )
-    return SignedIn(person=current, token=token)
+    return SignedIn(person=person, token=token)
 
 
 class _Wrong(Exception):
