@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import delete, text
+from sqlalchemy import delete, inspect, text
 
 from quart_template.app import create_app
 from quart_template.db import make_engine, ping
@@ -107,12 +107,20 @@ def _mysql_schema() -> Iterator[None]:
     async def create() -> None:
         engine = make_engine(TEST_DATABASE_URL)
         async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(_drop_every_table)
             await conn.run_sync(Base.metadata.create_all)
         await engine.dispose()
 
     asyncio.run(create())
     yield
+
+
+def _drop_every_table(conn: Any) -> None:
+    """Also tables an older schema left behind: their foreign keys would block drop_all."""
+    conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+    for table in inspect(conn).get_table_names():
+        conn.execute(text(f"DROP TABLE `{table}`"))
+    conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
 
 
 async def _empty_tables(url: str) -> None:
