@@ -90,3 +90,28 @@ async def test_entity_events_carry_no_secrets(
         assert secret not in everything
     assert "secret_encrypted" not in everything and "code_hash" not in everything
     assert "code_encrypted" not in everything and "last_step" not in everything
+
+
+async def test_a_changed_encryption_key_refuses_codes_but_never_fails(
+    make_settings: Callable[..., Settings], clock: FrozenClock
+) -> None:
+    first = create_app(make_settings(data_encryption_key="the first key"))
+    async with first.test_app() as test_app:
+        enrolled = await enrol(
+            test_app.test_client(), await signed_in(first.extensions["runtime"]), clock
+        )
+    second = create_app(make_settings(data_encryption_key="another key"))
+    async with second.test_app() as test_app:
+        client = test_app.test_client()
+        mfa_token = await password_step(client, enrolled)
+        response = await client.post(
+            "/login_mfa", json={"mfa_token": mfa_token, "otp": enrolled.code()}
+        )
+        assert response.status_code == 401
+        response = await client.post(
+            "/verify_recovery_code",
+            json={"mfa_token": mfa_token, "recovery_code": enrolled.codes[0]},
+        )
+        assert response.status_code == 200  # matched by hash: no key needed
+        body = await (await client.get("/recovery_codes", headers=enrolled.headers)).get_json()
+        assert body == {"success": True, "data": [], "count": 9}

@@ -3,15 +3,19 @@ and the password of a signed-in person re-authenticating."""
 
 from __future__ import annotations
 
+import logging
+
 from quart_template.accounts.models import Person
 from quart_template.accounts.passwords import verify_password
 from quart_template.errors import Forbidden
 from quart_template.mfa import repository, totp
-from quart_template.mfa.crypto import decrypt_text
+from quart_template.mfa.crypto import DecryptionError, decrypt_text
 from quart_template.mfa.models import OtpMethod
 from quart_template.ratelimit import guard_credentials, record_credential_failure
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
+
+log = logging.getLogger(__name__)
 
 OTP_SCOPE = "mfa"
 PASSWORD_SCOPE = "reauth"
@@ -35,7 +39,16 @@ def otp_secret(method: OtpMethod, *, settings: Settings) -> str:
 
 def accept_code(method: OtpMethod, otp: str, *, settings: Settings, by: str) -> int | None:
     """The accepted time step of `otp`, stored on the method so it never works again."""
-    secret = otp_secret(method, settings=settings)
+    try:
+        secret = otp_secret(method, settings=settings)
+    except DecryptionError:
+        # A changed DATA_ENCRYPTION_KEY (or SECRET_KEY it derives from): no code can match;
+        # recovery codes (matched by hash) still let the person in.
+        log.error(
+            "OTP secret cannot be decrypted: was DATA_ENCRYPTION_KEY changed?",
+            extra={"event": "otp_secret_unreadable", "person_id": method.person_id},
+        )
+        return None
     step = totp.matched_step(secret, otp, last_step=method.last_step)
     if step is not None:
         method.last_step = step

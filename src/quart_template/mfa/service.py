@@ -4,6 +4,7 @@ and turning MFA off needs a current code or the password."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from quart_template.mfa.checks import (
     otp_secret,
     secret_context,
 )
-from quart_template.mfa.crypto import encrypt_text
+from quart_template.mfa.crypto import DecryptionError, encrypt_text
 from quart_template.mfa.models import OtpMethod
 from quart_template.ratelimit import guard_credentials, record_credential_failure
 from quart_template.runtime import Runtime
@@ -84,7 +85,8 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
         db, person_id=person.entity_id, lock=True, with_secret=True
     )
     if method is not None and not method.confirmed:
-        return otp_secret(method, settings=settings)
+        with contextlib.suppress(DecryptionError):  # unreadable (key changed): start over
+            return otp_secret(method, settings=settings)
     if method is not None:
         # Confirmed but never enabled: start over, so a confirmed secret is never shown again.
         method.active = False
