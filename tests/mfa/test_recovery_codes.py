@@ -25,9 +25,7 @@ async def _codes(client: Client, enrolled: Enrolled) -> dict:
 
 
 async def test_get_shows_only_unused_codes(client: Client, enrolled: Enrolled) -> None:
-    body = await _codes(client, enrolled)
-    assert body["success"] is True
-    assert body["data"] == enrolled.codes
+    assert await _codes(client, enrolled) == {"data": enrolled.codes, "success": True}
     mfa_token = await password_step(client, enrolled)
     response = await client.post(
         "/verify_recovery_code",
@@ -35,8 +33,7 @@ async def test_get_shows_only_unused_codes(client: Client, enrolled: Enrolled) -
     )
     assert response.status_code == 200
     body = await _codes(client, enrolled)
-    assert body["data"] == enrolled.codes[:3] + enrolled.codes[4:]
-    assert body["count"] == 9
+    assert body == {"data": enrolled.codes[:3] + enrolled.codes[4:], "success": True}
 
 
 async def test_post_regenerates_and_old_codes_die(
@@ -70,7 +67,7 @@ async def test_post_regenerates_and_old_codes_die(
 async def test_without_mfa_there_are_no_codes(client: Client, rt: Runtime) -> None:
     user = await signed_in(rt)
     response = await client.get("/recovery_codes", headers=user.headers)
-    assert await response.get_json() == {"success": True, "data": [], "count": 0}
+    assert await response.get_json() == {"data": [], "success": True}
     response = await client.post("/recovery_codes", headers=user.headers)
     assert response.status_code == 400
     response = await client.get("/recovery_codes")

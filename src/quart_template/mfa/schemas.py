@@ -79,11 +79,12 @@ class SetupMfaRequest(RequestModel):
 
 
 class RecoveryCodesResponse(ResponseModel):
-    """`data` holds the unused codes; without RECOVERY_CODES_VIEWABLE only `count` is sent."""
+    """The seed's `{"data": [codes], "success": true}`; without RECOVERY_CODES_VIEWABLE, GET
+    sends `{"success": true, "count": N}` instead."""
 
     success: bool = True
     data: list[str] | None = None
-    count: int
+    count: int | None = None
 
 
 class SecondFactorRequest(RequestModel):
