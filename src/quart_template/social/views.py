@@ -1,7 +1,118 @@
-"""HTTP routes of social."""
+"""HTTP routes of social sign-in: parse, let the provider vouch, apply the linking rules."""
 
 from __future__ import annotations
 
-from quart import Blueprint
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from quart import Blueprint, request
+from quart_schema import document_response, validate_request
+
+from quart_template.errors import Unauthorized
+from quart_template.ratelimit import rate_limited, record_credential_failure
+from quart_template.request_meta import client_ip, user_agent
+from quart_template.runtime import runtime
+from quart_template.schema import Message
+from quart_template.sessions.auth import (
+    current_caller,
+    login_optional,
+    login_required,
+    optional_caller,
+    token_from_header,
+)
+from quart_template.social import methods, service
+from quart_template.social.providers import facebook, github, google, linkedin
+from quart_template.social.providers.base import Identity
+from quart_template.social.schemas import (
+    CodeSignIn,
+    FacebookSignIn,
+    GoogleSignIn,
+    LoginMethods,
+    SocialSignedIn,
+)
 
 blueprint = Blueprint("social", __name__)
+
+# Answers carrying a token must not be kept by browsers or proxies.
+NO_STORE = {"Cache-Control": "no-store"}
+DELETED = "Login method is deleted"
+
+Reply = tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int]
+
+
+async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -> Reply:
+    """The shared flow: the provider vouches (or 401/502/504), then the linking rules."""
+    rt = runtime()
+    try:
+        identity = await exchange(payload, http=rt.http, settings=rt.settings)
+    except Unauthorized:
+        await record_credential_failure(account=None, scope="social")
+        raise
+    caller = optional_caller()
+    body = await service.sign_in_with(
+        rt,
+        identity=identity,
+        caller=caller,
+        presented_token=token_from_header(request.headers.get("Authorization")) if caller else None,
+        ip=client_ip(),
+        user_agent=user_agent(),
+    )
+    return body, 200, NO_STORE
+
+
+@blueprint.post("/social/github")
+@rate_limited("social")
+@login_optional
+@validate_request(CodeSignIn)
+@document_response(SocialSignedIn)
+async def sign_in_github(data: CodeSignIn) -> Reply:
+    """Sign in (or link, when signed in) with a GitHub OAuth code."""
+    return await _sign_in(github.exchange, data)
+
+
+@blueprint.post("/social/google")
+@rate_limited("social")
+@login_optional
+@validate_request(GoogleSignIn)
+@document_response(SocialSignedIn)
+async def sign_in_google(data: GoogleSignIn) -> Reply:
+    """Sign in (or link, when signed in) with a Google ID token."""
+    return await _sign_in(google.exchange, data)
+
+
+@blueprint.post("/social/linkedin")
+@rate_limited("social")
+@login_optional
+@validate_request(CodeSignIn)
+@document_response(SocialSignedIn)
+async def sign_in_linkedin(data: CodeSignIn) -> Reply:
+    """Sign in (or link, when signed in) with a LinkedIn OAuth code."""
+    return await _sign_in(linkedin.exchange, data)
+
+
+@blueprint.post("/social/facebook")
+@rate_limited("social")
+@login_optional
+@validate_request(FacebookSignIn)
+@document_response(SocialSignedIn)
+async def sign_in_facebook(data: FacebookSignIn) -> Reply:
+    """Sign in (or link, when signed in) with a Facebook access token, checked with Facebook."""
+    return await _sign_in(facebook.exchange, data)
+
+
+@blueprint.get("/social")
+@login_required
+@document_response(LoginMethods)
+async def list_login_methods() -> Reply:
+    """The caller's login methods, in the seed's shape."""
+    found = await methods.list_methods(runtime(), person_id=current_caller().person.entity_id)
+    return {"login_methods": found, "success": True}, 200, NO_STORE
+
+
+@blueprint.delete("/social/<uuid>")
+@login_required
+@document_response(Message)
+async def delete_login_method(uuid: str) -> Reply:
+    """Unlink one of the caller's login methods (never the last way to sign in)."""
+    await methods.unlink(runtime(), person_id=current_caller().person.entity_id, entity_id=uuid)
+    return {"message": DELETED, "success": True}, 200

@@ -1,0 +1,64 @@
+"""The caller's login methods: list them in the seed's shape, unlink one (never the last)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart_template.errors import BadRequest, Conflict, Unauthorized
+from quart_template.runtime import Runtime
+from quart_template.social import repository as repo
+
+LAST_METHOD = (
+    "This is your last way to sign in: add a password or link another account before removing it."
+)
+
+
+async def list_methods(rt: Runtime, *, person_id: str) -> list[dict[str, Any]]:
+    """`[{"profile": {...}, "provider": ...}]`, tokens of the caller's own methods only."""
+    key = rt.settings.encryption_key
+    async with rt.db() as db, db.begin():
+        methods = await repo.list_with_tokens(db, person_id=person_id)
+    return [
+        {
+            "profile": {
+                "access_token": repo.open_token(method, "access_token", key=key),
+                "email": method.email,
+                "entity_id": method.entity_id,
+                "expires_in": method.expires_in,
+                "name": method.provider,
+                "refresh_token": repo.open_token(method, "refresh_token", key=key),
+                "refresh_token_expires_in": method.refresh_token_expires_in,
+                "scope": method.scope,
+                "token_type": method.token_type,
+                "user_name": method.user_name,
+            },
+            "provider": method.provider,
+        }
+        for method in methods
+    ]
+
+
+async def unlink(rt: Runtime, *, person_id: str, entity_id: str) -> None:
+    """Soft-delete one of the caller's methods; 409 when nothing would be left to sign in with."""
+    async with rt.db() as db, db.begin():
+        # Locked first, so two concurrent unlinks cannot each count the other as a way left.
+        person = await repo.lock_person(db, entity_id=person_id)
+        if person is None:
+            raise Unauthorized("Invalid or expired access token.")
+        method = await repo.get_owned(db, entity_id=entity_id, person_id=person_id)
+        if method is None:
+            raise BadRequest(f"This user doesn't have login method {entity_id}")
+        others = [
+            m for m in await repo.list_with_tokens(db, person_id=person_id) if m is not method
+        ]
+        has_password = person.password_hash is not None
+        still_works = any(m.provider != "signup" or has_password for m in others)
+        if method.provider != "signup" and has_password:
+            still_works = True
+        if not still_works:
+            raise Conflict(LAST_METHOD)
+        repo.soft_delete(method, by=person_id)
+        if method.provider == "signup" and not any(m.provider == "signup" for m in others):
+            # Removing "signup" removes password sign-in for real, not just the row.
+            person.password_hash = None
+            person.changed_by_id = person_id

@@ -1,0 +1,104 @@
+"""What every provider hands back, and the one way provider HTTP calls fail: 401 when the
+provider refuses what the client sent, 502 when the provider misbehaves, 504 when it is slow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from quart_template.errors import BadGateway, GatewayTimeout, Unauthorized
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A provider account the provider itself vouched for."""
+
+    provider: str
+    provider_user_id: str
+    email: str | None
+    email_verified: bool
+    first_name: str | None
+    last_name: str | None
+    user_name: str | None
+    # The seed's `auth` object: the provider's tokens as the client may see them.
+    auth: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity_key(self) -> str:
+        return f"{self.provider}:{self.provider_user_id}"
+
+
+def not_configured(title: str) -> BadGateway:
+    """Without credentials a provider cannot vouch for anyone: the server's fault (502)."""
+    return BadGateway(f"{title} sign-in is not configured on this server.")
+
+
+@asynccontextmanager
+async def provider_deadline(title: str, seconds: float) -> AsyncIterator[None]:
+    """The whole exchange, however many calls it makes, answers within PROVIDER_TIMEOUT."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise GatewayTimeout(f"{title} did not answer in time, please try again.") from None
+
+
+async def call(
+    http: httpx.AsyncClient, method: str, url: str, *, title: str, seconds: float, **kwargs: Any
+) -> httpx.Response:
+    """One provider request with an explicit timeout; transport failures become 502/504."""
+    try:
+        return await http.request(method, url, timeout=seconds, **kwargs)
+    except httpx.TimeoutException:
+        raise GatewayTimeout(f"{title} did not answer in time, please try again.") from None
+    except httpx.HTTPError:
+        raise BadGateway(f"{title} could not be reached, please try again.") from None
+
+
+def json_answer(response: httpx.Response, *, title: str, refused: str) -> object:
+    """The parsed JSON of a provider answer: 4xx means the provider refused (401); a 5xx, a
+    rate limit or a body that is not JSON means the provider failed (502)."""
+    if response.status_code == 429 or response.status_code >= 500:
+        raise BadGateway(f"{title} failed to answer, please try again.")
+    if 400 <= response.status_code < 500:
+        raise Unauthorized(refused)
+    if not 200 <= response.status_code < 300:
+        raise BadGateway(f"{title} gave an unexpected answer.")
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        raise BadGateway(f"{title} gave an unexpected answer.") from None
+
+
+def json_body(response: httpx.Response, *, title: str, refused: str) -> dict[str, Any]:
+    """A provider answer that must be a JSON object."""
+    body = json_answer(response, title=title, refused=refused)
+    if not isinstance(body, dict):
+        raise BadGateway(f"{title} gave an unexpected answer.")
+    return body
+
+
+def required_text(body: dict[str, Any], key: str, *, title: str) -> str:
+    """A field the provider must send; without it the answer is unusable (502)."""
+    value = body.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise BadGateway(f"{title} gave an unexpected answer.")
+    return value
+
+
+def optional_text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def truthy(value: object) -> bool:
+    """Providers send `true` or `"true"` for booleans."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")

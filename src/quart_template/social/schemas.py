@@ -1,0 +1,72 @@
+"""Request and response bodies of the social endpoints, as the seed sends them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from quart_template.schema import RequestModel, ResponseModel
+
+TOKEN_MAX = 8192
+
+
+class CodeSignIn(RequestModel):
+    """GitHub and LinkedIn: the OAuth authorization code the front end received."""
+
+    code: str = Field(min_length=1, max_length=2048)
+
+
+class GoogleSignIn(RequestModel):
+    """Google: the ID token from Google Sign-In."""
+
+    idtoken: str = Field(min_length=1, max_length=TOKEN_MAX)
+
+
+class FacebookSignIn(RequestModel):
+    """Facebook: the JS SDK's `authResponse` (plus the profile the seed's front end adds).
+    Only `accessToken` and `userID` are used, and both are checked with Facebook."""
+
+    accessToken: str = Field(min_length=1, max_length=TOKEN_MAX)
+    userID: str = Field(min_length=1, max_length=64)
+    expiresIn: int | None = None
+    data_access_expiration_time: int | None = None
+    grantedScopes: str | None = Field(None, max_length=2048)
+    graphDomain: str | None = Field(None, max_length=64)
+    signedRequest: str | None = Field(None, max_length=TOKEN_MAX)
+    email: str | None = Field(None, max_length=320)
+    name: str | None = Field(None, max_length=255)
+    id: str | None = Field(None, max_length=64)
+
+
+class SocialSignedIn(ResponseModel):
+    """`{"auth": {...}, "success": true, "user": {...}}`, or for an MFA person
+    `{"success": true, "user": {mfa_enabled, email, verified}, "mfa_token": "..."}`."""
+
+    success: bool = True
+    user: dict[str, Any]
+    auth: dict[str, Any] | None = None
+    mfa_token: str | None = None
+
+
+class Profile(ResponseModel):
+    access_token: str | None
+    email: str | None
+    entity_id: str
+    expires_in: int | None
+    name: str
+    refresh_token: str | None
+    refresh_token_expires_in: int | None
+    scope: str | None
+    token_type: str | None
+    user_name: str | None
+
+
+class LoginMethodOut(ResponseModel):
+    profile: Profile
+    provider: str
+
+
+class LoginMethods(ResponseModel):
+    login_methods: list[LoginMethodOut]
+    success: bool = True

@@ -1,0 +1,198 @@
+"""The linking rules of API.md §7: who a verified provider account signs in, or links to. Each
+sign-in is one transaction (never a half-created person); a race with a concurrent first
+sign-in of the same account loses on a unique key and is retried, finding the winner's row."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from quart_template.accounts.models import Person
+from quart_template.accounts.repository import add_person, get_person, get_person_by_email
+from quart_template.accounts.serializers import user_object
+from quart_template.db import utcnow
+from quart_template.email.messages import SOCIAL_LINKED
+from quart_template.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from quart_template.events.outbox import enqueue_email
+from quart_template.mfa.challenge import begin_second_factor
+from quart_template.runtime import Runtime
+from quart_template.sessions.auth import Caller
+from quart_template.sessions.service import IssuedToken, issue_session, revoke_all_sessions
+from quart_template.social import repository as repo
+from quart_template.social.providers.base import Identity
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+# MySQL: deadlock found / lock wait timeout: the transaction is safe to run again.
+RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
+TITLES = {"github": "GitHub", "google": "Google", "linkedin": "LinkedIn", "facebook": "Facebook"}
+
+
+def title(provider: str) -> str:
+    return TITLES.get(provider, provider)
+
+
+async def sign_in_with(
+    rt: Runtime,
+    *,
+    identity: Identity,
+    caller: Caller | None,
+    presented_token: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> dict[str, Any]:
+    """Link to the caller, or sign in (creating or linking a person): the response body."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with rt.db() as db, db.begin():
+                if caller is not None and presented_token is not None:
+                    return await _link_to_caller(db, rt, identity, caller, presented_token)
+                person = await _person_for(db, rt, identity)
+                return await _finish(db, rt, person, identity, ip=ip, user_agent=user_agent)
+        except (IntegrityError, StaleDataError, OperationalError) as exc:
+            if not _retryable(exc) or attempt == ATTEMPTS:
+                raise Conflict("Another sign-in changed this account, please try again.") from None
+            log.info("social sign-in raced, retrying", extra={"event": "social_retry"})
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, OperationalError):
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        return code in RETRYABLE_MYSQL_CODES
+    return True
+
+
+async def _link_to_caller(
+    db: AsyncSession, rt: Runtime, identity: Identity, caller: Caller, token: str
+) -> dict[str, Any]:
+    """Signed in: the provider account joins the caller's login methods (409 if taken)."""
+    existing = await repo.get_by_identity(db, identity_key=identity.identity_key)
+    person = await get_person(db, entity_id=caller.person.entity_id)
+    if person is None:
+        raise Unauthorized("Invalid or expired access token.")
+    if existing is not None and existing.person_id != person.entity_id:
+        raise Conflict(f"This {title(identity.provider)} account is linked to another user.")
+    if existing is not None:
+        repo.refresh_from(existing, identity, key=rt.settings.encryption_key)
+        existing.changed_by_id = person.entity_id
+    else:
+        _link(db, rt, person, identity)
+    await db.flush()
+    # Linking is not a new login: the caller keeps the token they came with.
+    current = IssuedToken(access_token=token, session=caller.session)
+    user = user_object(person, current, login_method=identity.provider)
+    return {"auth": identity.auth, "success": True, "user": user}
+
+
+async def _person_for(db: AsyncSession, rt: Runtime, identity: Identity) -> Person:
+    """Signed out: the account's owner; else the verified-email owner; else a new person."""
+    existing = await repo.get_by_identity(db, identity_key=identity.identity_key)
+    if existing is not None:
+        person = await get_person(db, entity_id=existing.person_id)
+        if person is None:
+            raise Forbidden("This account is disabled.")
+        repo.refresh_from(existing, identity, key=rt.settings.encryption_key)
+        existing.changed_by_id = person.entity_id
+        return person
+    if identity.email is None or len(identity.email) > 320:
+        raise BadRequest(
+            f"Your {title(identity.provider)} account has no email address we can use; "
+            "add one there, or sign up with email and password."
+        )
+    owner = await get_person_by_email(db, email=identity.email, with_password=True)
+    if owner is not None:
+        return await _link_by_email(db, rt, owner, identity)
+    return await _new_person(db, rt, identity)
+
+
+async def _link_by_email(
+    db: AsyncSession, rt: Runtime, person: Person, identity: Identity
+) -> Person:
+    """Only an address the provider verified proves the same owner (no takeover by email)."""
+    if not identity.email_verified:
+        raise Conflict(
+            "An account with this email already exists. Sign in to it first, then link "
+            f"your {title(identity.provider)} account."
+        )
+    if not person.verified:
+        await _take_over_unverified(db, person)
+    _link(db, rt, person, identity)
+    await db.flush()
+    return person
+
+
+async def _take_over_unverified(db: AsyncSession, person: Person) -> None:
+    """The provider proved who owns the address; whoever registered it unverified (maybe an
+    attacker pre-registering the victim's email) loses the password and sessions they set."""
+    person.verified = True
+    person.verified_on = utcnow()
+    person.password_hash = None
+    person.changed_by_id = person.entity_id
+    await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
+
+
+async def _new_person(db: AsyncSession, rt: Runtime, identity: Identity) -> Person:
+    assert identity.email is not None
+    person = add_person(
+        db,
+        email=identity.email,
+        first_name=_name(identity.first_name),
+        last_name=_name(identity.last_name),
+        password_hash=None,
+        verified=identity.email_verified,
+    )
+    if identity.email_verified:
+        person.verified_on = utcnow()
+    await db.flush()
+    repo.add_login_method(
+        db, person=person, identity=identity, key=rt.settings.encryption_key, by=person.entity_id
+    )
+    await db.flush()
+    return person
+
+
+def _link(db: AsyncSession, rt: Runtime, person: Person, identity: Identity) -> None:
+    """A new login method for an existing person, and a notice to their inbox."""
+    repo.add_login_method(
+        db, person=person, identity=identity, key=rt.settings.encryption_key, by=person.entity_id
+    )
+    enqueue_email(db, event=SOCIAL_LINKED, to=person.email, data={"provider": identity.provider})
+    log.info(
+        "social account linked",
+        extra={
+            "event": "social_linked",
+            "provider": identity.provider,
+            "person_id": person.entity_id,
+        },
+    )
+
+
+async def _finish(
+    db: AsyncSession,
+    rt: Runtime,
+    person: Person,
+    identity: Identity,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+) -> dict[str, Any]:
+    """A token, or for an MFA person the second-factor step (no token of any kind)."""
+    if person.mfa_enabled:
+        return await begin_second_factor(
+            db, settings=rt.settings, person=person, method=identity.provider
+        )
+    issued = await issue_session(
+        db, settings=rt.settings, person=person, ip=ip, user_agent=user_agent
+    )
+    user = user_object(person, issued, login_method=identity.provider)
+    return {"auth": identity.auth, "success": True, "user": user}
+
+
+def _name(value: str | None) -> str | None:
+    return value[:120] if value else None
