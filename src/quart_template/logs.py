@@ -56,3 +56,5 @@ def configure_logging(settings: Settings) -> None:
     root.handlers = [h for h in root.handlers if not getattr(h, "_quart_template", False)]
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    # httpx logs every request URL at INFO; provider URLs carry tokens (Facebook's debug_token).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
