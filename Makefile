@@ -23,7 +23,7 @@ migrate: $(STAMP) ## Upgrade the configured database (SQLite ./var/app.db by def
 	$(BIN)/quart-template migrate
 
 run: migrate ## Install, migrate and serve on http://localhost:5000
-	$(BIN)/quart-template serve --port $${PORT:-5000}
+	exec $(BIN)/quart-template serve --port $${PORT:-5000}
 
 test: $(STAMP) ## Run the test suite (SQLite; TEST_DATABASE_URL/TEST_AMQP_URL for MariaDB/RabbitMQ)
 	$(BIN)/pytest
