@@ -17,6 +17,7 @@ from quart_template.db import Base, BigIntPK, UTCDateTime, Versioned, mark_outbo
 
 PENDING = "pending"
 SENT = "sent"
+DEAD = "dead"  # refused for good by its destination (e.g. over Pusher's size limit)
 
 EMAIL = "email"
 

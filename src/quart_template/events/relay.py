@@ -1,31 +1,35 @@
-"""Drains the outbox: each pending row goes to its destination's sender, in id order per
-entity; a row is marked sent only after the sender returned (the broker confirmed)."""
+"""Drains the outbox: one loop per destination (one being down never holds back the others),
+each claiming a bounded batch, delivering it in per-entity order and recording the results.
+A row is marked sent only after its destination confirmed it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from quart_template.db import utcnow
-from quart_template.events.outbox import PENDING, SENT, OutboxMessage
+from quart_template.events.claims import Claim, Outcome, claim_rows, claim_sessions, settle
+from quart_template.events.destinations import Destination, NotAttempted, PermanentDeliveryError
+from quart_template.events.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[OutboxMessage], Awaitable[None]]
 
-BATCH_SIZE = 200
-MAX_BACKOFF_SECONDS = 300.0
+STOP_GRACE_SECONDS = 15.0
+MAX_PAUSE_SECONDS = 30.0
 
 
-def backoff(attempts: int) -> timedelta:
-    """Capped exponential backoff: 1 s, 2 s, 4 s, ... up to 5 minutes."""
-    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts - 1)))
+def waves(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
+    """Wave k holds the k-th row of every entity: rows within a wave may go out together."""
+    queues: dict[str, list[OutboxMessage]] = {}
+    for row in rows:
+        queues.setdefault(row.entity_id or row.message_id, []).append(row)
+    depth = max((len(queue) for queue in queues.values()), default=0)
+    return [[queue[k] for queue in queues.values() if len(queue) > k] for k in range(depth)]
 
 
 class OutboxRelay:
@@ -33,100 +37,139 @@ class OutboxRelay:
 
     def __init__(
         self,
-        db: async_sessionmaker[AsyncSession],
-        senders: dict[str, Sender],
+        engine: AsyncEngine,
+        destinations: Sequence[Destination],
         *,
         poll_interval: float = 1.0,
     ) -> None:
-        self._db = db
-        self._senders = senders
+        self._db = claim_sessions(engine)
+        self.destinations = {destination.name: destination for destination in destinations}
         self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._wake = {name: asyncio.Event() for name in self.destinations}
+        self._locks = {name: asyncio.Lock() for name in self.destinations}
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     def kick(self) -> None:
-        self._wake.set()
+        for event in self._wake.values():
+            event.set()
 
     def start(self) -> None:
-        if self._task is None:
+        if not self._tasks:
             self._stopping = False
-            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+            self._stopped.clear()
+            self._tasks = [
+                asyncio.create_task(self._run(destination), name=f"outbox-relay-{name}")
+                for name, destination in self.destinations.items()
+            ]
 
     async def stop(self) -> None:
-        """Stop after the batch in flight; pending rows stay for the next start."""
+        """Finish the wave in flight, release the rest of the batch; pending rows stay."""
         self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        self._stopped.set()
+        self.kick()
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        for task in late:  # its leased rows become due again when the lease ends
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
-    async def _run(self) -> None:
+    async def drain(self, max_passes: int = 50, ready_timeout: float = 5.0) -> None:
+        """Deliver everything deliverable now (tests, the CLI); waits for a pass in flight."""
+        for destination in self.destinations.values():
+            if not await destination.wait_available(ready_timeout):
+                continue
+            for _ in range(max_passes):
+                claimed, _ = await self._pass(destination)
+                if claimed == 0:
+                    break
+
+    async def _run(self, destination: Destination) -> None:
+        wake = self._wake[destination.name]
+        pause = 0.0
         while not self._stopping:
+            if not destination.available():
+                await destination.wait_available(self._poll_interval)
+                continue
+            wake.clear()
             try:
-                delivered = await self.drain_once()
+                claimed, delivered = await self._pass(destination)
             except Exception:
                 log.exception("outbox relay pass failed", extra={"event": "relay_error"})
-                delivered = 0
-            if delivered == 0 and not self._stopping:
+                claimed, delivered = 0, 0
+            if claimed and not delivered:
+                pause = min(MAX_PAUSE_SECONDS, max(self._poll_interval, pause * 2))
+                await self._sleep(pause)  # the destination refuses everything: back off
+                continue
+            pause = 0.0
+            if claimed == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-                self._wake.clear()
+                    await asyncio.wait_for(wake.wait(), timeout=self._poll_interval)
 
-    async def drain_once(self) -> int:
-        """One pass over every destination; returns how many rows were delivered."""
-        total = 0
-        for destination, sender in self._senders.items():
-            total += await self._drain_destination(destination, sender)
-        return total
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
 
-    async def drain(self, max_passes: int = 50) -> None:
-        """Deliver everything deliverable now (used by tests and the CLI)."""
-        for _ in range(max_passes):
-            if await self.drain_once() == 0:
-                return
+    async def _pass(self, destination: Destination) -> tuple[int, int]:
+        """Claim one batch, deliver it wave by wave, settle; returns (claimed, delivered)."""
+        async with self._locks[destination.name]:
+            claim = await claim_rows(self._db, destination.name, destination.batch_size)
+            if not claim.rows:
+                return 0, 0
+            outcome = await self._deliver(destination, claim)
+            await settle(self._db, claim, outcome)
+            _log_failures(destination.name, outcome)
+            return len(claim.rows), len(outcome.sent)
 
-    async def _drain_destination(self, destination: str, sender: Sender) -> int:
-        delivered = 0
-        async with self._db() as db, db.begin():
-            rows = (
-                await db.execute(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.destination == destination, OutboxMessage.status == PENDING
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(BATCH_SIZE)
-                    .with_for_update(skip_locked=True)
-                )
-            ).scalars()
-            blocked: set[str] = set()
-            now = utcnow()
-            for row in rows:
-                key = row.entity_id or row.message_id
-                if key in blocked:
+    async def _deliver(self, destination: Destination, claim: Claim) -> Outcome:
+        outcome = Outcome()
+        stuck: set[str] = set()  # entities whose earlier row failed in this batch
+        for wave in waves(claim.rows):
+            ready = [row for row in wave if (row.entity_id or row.message_id) not in stuck]
+            if len(ready) < len(wave):
+                outcome.released.extend(r for r in wave if (r.entity_id or r.message_id) in stuck)
+            if not ready:
+                continue
+            if self._stopping:
+                outcome.released.extend(ready)
+                continue
+            results = await destination.deliver(ready)
+            for row, error in zip(ready, results, strict=True):
+                if error is None:
+                    outcome.sent.append(row)
                     continue
-                if row.next_attempt_at > now:
-                    blocked.add(key)  # an earlier row of this entity waits: keep order
-                    continue
-                try:
-                    await sender(row)
-                except Exception as exc:
-                    blocked.add(key)
-                    row.attempts += 1
-                    row.next_attempt_at = now + backoff(row.attempts)
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    log.warning(
-                        "outbox delivery failed",
-                        extra={
-                            "event": "outbox_retry",
-                            "destination": destination,
-                            "message_id": row.message_id,
-                            "attempts": row.attempts,
-                        },
-                    )
-                    continue
-                row.status = SENT
-                row.sent_at = utcnow()
-                delivered += 1
-        return delivered
+                stuck.add(row.entity_id or row.message_id)
+                if isinstance(error, NotAttempted):
+                    outcome.released.append(row)
+                elif isinstance(error, PermanentDeliveryError):
+                    outcome.dead.append((row, error))
+                else:
+                    outcome.failed.append((row, error))
+        return outcome
+
+
+def _log_failures(destination: str, outcome: Outcome) -> None:
+    for row, error in outcome.failed[:5]:
+        log.warning(
+            "outbox delivery failed",
+            extra={
+                "event": "outbox_retry",
+                "destination": destination,
+                "message_id": row.message_id,
+                "attempts": row.attempts + 1,
+                "error": type(error).__name__,
+            },
+        )
+    for row, error in outcome.dead:
+        log.error(
+            "outbox message refused for good",
+            extra={
+                "event": "outbox_dead",
+                "destination": destination,
+                "message_id": row.message_id,
+                "error": type(error).__name__,
+            },
+        )

@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
-from quart_template.events.relay import OutboxRelay, Sender
+from functools import partial
+
+from quart_template.events.destinations import Destination, SenderDestination
+from quart_template.events.metrics import outbox_metrics
+from quart_template.events.outbox import EMAIL
+from quart_template.events.relay import OutboxRelay
 from quart_template.runtime import Runtime
 
 
-def build_senders(rt: Runtime) -> dict[str, Sender]:
-    """One sender per configured destination."""
+def build_destinations(rt: Runtime) -> list[Destination]:
+    """One destination per configured target: email always, RabbitMQ and Pusher when set."""
     from quart_template.email.service import build_email_sender
 
-    senders: dict[str, Sender] = {"email": build_email_sender(rt.settings)}
-    return senders
+    destinations: list[Destination] = [SenderDestination(EMAIL, build_email_sender(rt.settings))]
+    if rt.settings.amqp_url:
+        from quart_template.events.rabbitmq import RabbitPublisher
+
+        publisher = RabbitPublisher(rt.settings.amqp_url, rt.settings.mq_exchange)
+        rt.broker_status = publisher.status
+        destinations.append(publisher)
+    if rt.settings.pusher_enabled:
+        from quart_template.events.pusher import PusherDestination
+
+        pusher = PusherDestination(rt.settings, rt.http)
+        rt.extras["pusher"] = pusher.client
+        destinations.append(pusher)
+    return destinations
 
 
 async def start_events(rt: Runtime, *, force_relay: bool = False) -> None:
-    """Create the relay; run it in-app unless RELAY_IN_APP=false (or always, for `relay`)."""
-    rt.relay = OutboxRelay(rt.db, build_senders(rt))
-    rt.db.kw["info"]["commit_signal"].listeners.append(rt.relay.kick)
+    """Create the relay and connect the broker in the background (never blocking start-up);
+    the relay runs in-app unless RELAY_IN_APP=false (or always, for `quart-template relay`)."""
+    destinations = build_destinations(rt)
+    rt.relay = relay = OutboxRelay(rt.engine, destinations)
+    rt.db.kw["info"]["commit_signal"].listeners.append(relay.kick)
+    rt.extras["outbox_metrics"] = partial(outbox_metrics, rt.db)
+    for destination in destinations:
+        destination.start(on_ready=relay.kick)
     if rt.settings.relay_in_app or force_relay:
-        rt.relay.start()
+        relay.start()
 
 
 async def stop_events(rt: Runtime) -> None:
-    """Stop the relay cleanly; undelivered rows stay in the outbox."""
-    if rt.relay is not None:
-        await rt.relay.stop()
+    """Stop the relay cleanly (undelivered rows stay in the outbox), then close connections."""
+    relay = rt.relay
+    if relay is None:
+        return
+    await relay.stop()
+    for destination in relay.destinations.values():
+        await destination.aclose()

@@ -1,0 +1,183 @@
+"""Claiming outbox rows for one relay and recording what happened to them.
+
+A claim is a short transaction: lock due rows with `FOR UPDATE SKIP LOCKED` (MariaDB/MySQL;
+SQLite has one writer), then lease them by pushing `next_attempt_at` to the lease's end, and
+commit. Delivery happens outside any transaction, so no row lock is held across the network;
+the lease keeps other relays away until the results are written (or it expires, when a relay
+died mid-delivery). A relay only takes an entity's row when no earlier row of that entity and
+destination is still pending: a row leased by relay A keeps relay B off the entity's later rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from quart_template.db import utcnow
+from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
+
+LEASE = timedelta(seconds=120)
+MAX_BACKOFF_SECONDS = 300.0
+
+_table = cast(Table, OutboxMessage.__table__)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Capped exponential backoff: 1 s, 2 s, 4 s, ... up to 5 minutes."""
+    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts - 1)))
+
+
+def claim_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for claims; READ COMMITTED on MySQL so a claim locks no gaps and no rows
+    it rejected (API transactions keep inserting outbox rows meanwhile)."""
+    if engine.dialect.name == "mysql":
+        engine = engine.execution_options(isolation_level="READ COMMITTED")
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass
+class Claim:
+    """Rows leased to this relay until `lease`, in id order."""
+
+    destination: str
+    lease: datetime
+    rows: list[OutboxMessage] = field(default_factory=list)
+
+
+async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, limit: int) -> Claim:
+    """Lease up to `limit` due rows: the first pending row of each free entity, then the
+    entity's later pending rows behind it (nobody else can hold those)."""
+    now = utcnow()
+    lease = now + LEASE
+    claim = Claim(destination=destination, lease=lease)
+    async with db() as session, session.begin():
+        earlier = aliased(OutboxMessage)
+        blocked = exists().where(
+            earlier.destination == OutboxMessage.destination,
+            earlier.entity_id == OutboxMessage.entity_id,
+            earlier.status == PENDING,
+            earlier.id < OutboxMessage.id,
+        )
+        heads = list(
+            (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.destination == destination,
+                        OutboxMessage.status == PENDING,
+                        OutboxMessage.next_attempt_at <= now,
+                        ~blocked,
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars()
+        )
+        if not heads:
+            return claim
+        rows = heads + await _followers(session, destination, heads, limit - len(heads))
+        ids = [row.id for row in rows]
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(next_attempt_at=lease)
+            .execution_options(synchronize_session=False)
+        )
+    claim.rows = sorted(rows, key=lambda row: row.id)
+    return claim
+
+
+async def _followers(
+    session: AsyncSession, destination: str, heads: list[OutboxMessage], limit: int
+) -> list[OutboxMessage]:
+    entity_ids = {row.entity_id for row in heads if row.entity_id}
+    if limit <= 0 or not entity_ids:
+        return []
+    result = await session.execute(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.destination == destination,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.entity_id.in_(entity_ids),
+            OutboxMessage.id.not_in([row.id for row in heads]),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+@dataclass
+class Outcome:
+    """What delivery did with a claim: sent, failed (retry later), dead, or untouched."""
+
+    sent: list[OutboxMessage] = field(default_factory=list)
+    failed: list[tuple[OutboxMessage, BaseException]] = field(default_factory=list)
+    dead: list[tuple[OutboxMessage, BaseException]] = field(default_factory=list)
+    released: list[OutboxMessage] = field(default_factory=list)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+async def settle(db: async_sessionmaker[AsyncSession], claim: Claim, outcome: Outcome) -> None:
+    """Write the results; a row whose lease another relay has taken over is left to it."""
+    now = utcnow()
+    mine = (_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
+    leased = _table.c.next_attempt_at == claim.lease
+    async with db() as session, session.begin():
+        if outcome.sent:
+            await session.execute(
+                update(_table)
+                .where(_table.c.id.in_([row.id for row in outcome.sent]))
+                .where(_table.c.status == PENDING, leased)
+                .values(status=SENT, sent_at=now)
+            )
+        if outcome.released:
+            await session.execute(
+                update(_table)
+                .where(_table.c.id.in_([row.id for row in outcome.released]))
+                .where(_table.c.status == PENDING, leased)
+                .values(next_attempt_at=now)
+            )
+        failures = _failure_params(outcome.failed, now)
+        if failures:
+            await session.execute(
+                update(_table)
+                .where(*mine, leased)
+                .values(
+                    attempts=bindparam("b_attempts"),
+                    next_attempt_at=bindparam("b_next"),
+                    last_error=bindparam("b_error"),
+                ),
+                failures,
+            )
+        if outcome.dead:
+            await session.execute(
+                update(_table)
+                .where(*mine, leased)
+                .values(status=DEAD, last_error=bindparam("b_error")),
+                [{"b_id": row.id, "b_error": describe(exc)} for row, exc in outcome.dead],
+            )
+
+
+def _failure_params(
+    failed: Sequence[tuple[OutboxMessage, BaseException]], now: datetime
+) -> list[dict[str, object]]:
+    return [
+        {
+            "b_id": row.id,
+            "b_attempts": row.attempts + 1,
+            "b_next": now + backoff(row.attempts + 1),
+            "b_error": describe(exc),
+        }
+        for row, exc in failed
+    ]

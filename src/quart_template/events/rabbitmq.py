@@ -1,0 +1,157 @@
+"""RabbitMQ destination: a robust connection made in the background (a down broker never
+blocks start-up), publisher confirms, persistent messages on a durable topic exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+
+from quart_template.events.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_SECONDS = 10.0
+RECONNECT_SECONDS = 1.0
+MAX_RETRY_SECONDS = 10.0
+
+
+def routing_key(row: OutboxMessage) -> str:
+    """`<entity>.<action>`, e.g. `person.update`."""
+    return f"{row.entity}.{row.action}"
+
+
+def amqp_message(row: OutboxMessage) -> aio_pika.Message:
+    """The payload as is, persistent, with the stable message_id consumers de-duplicate by."""
+    return aio_pika.Message(
+        row.payload.encode(),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=row.message_id,
+        timestamp=row.created_at,
+        type=routing_key(row),
+        app_id="quart-template",
+    )
+
+
+class RabbitPublisher:
+    """The `rabbitmq` destination; `status()` feeds /readyz."""
+
+    name = "rabbitmq"
+
+    def __init__(
+        self,
+        url: str,
+        exchange: str,
+        *,
+        batch_size: int = 1000,
+    ) -> None:
+        self.batch_size = batch_size
+        self._url = url
+        self._exchange_name = exchange
+        self._on_ready: Callable[[], None] = lambda: None
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, on_ready: Callable[[], None]) -> None:
+        """Connect in the background; the API serves meanwhile."""
+        self._on_ready = on_ready
+        if self._task is None:
+            self._task = asyncio.create_task(self._connect(), name="rabbitmq-connect")
+
+    async def _connect(self) -> None:
+        delay = RECONNECT_SECONDS
+        while True:
+            try:
+                await self._open()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._discard()
+                log.warning(
+                    "broker unreachable, retrying",
+                    extra={"event": "broker_down", "error": type(exc).__name__},
+                )
+                await asyncio.sleep(delay)
+                delay = min(MAX_RETRY_SECONDS, delay * 2)
+
+    async def _open(self) -> None:
+        connection = await aio_pika.connect_robust(
+            self._url, timeout=5, reconnect_interval=RECONNECT_SECONDS
+        )
+        self._connection = connection
+        channel = await connection.channel(publisher_confirms=True)
+        self._exchange = await channel.declare_exchange(
+            self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        self._channel = channel
+        connection.reconnect_callbacks.add(self._reconnected)
+        log.info("broker connected", extra={"event": "broker_up"})
+        self._on_ready()
+
+    def _reconnected(self, *_: Any) -> None:
+        log.info("broker reconnected", extra={"event": "broker_up"})
+        self._on_ready()
+
+    async def _discard(self) -> None:
+        connection, self._connection = self._connection, None
+        self._channel = self._exchange = None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    def available(self) -> bool:
+        connection, channel = self._connection, self._channel
+        return (
+            channel is not None
+            and connection is not None
+            and connection.connected.is_set()
+            and not channel.is_closed
+        )
+
+    async def wait_available(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while not self.available():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def status(self) -> str:
+        return "ok" if self.available() else "down"
+
+    async def deliver(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
+        """Publish the rows together (confirms pipelined) and wait for every confirm."""
+        exchange = self._exchange
+        if exchange is None:
+            return [ConnectionError("broker not connected")] * len(rows)
+        results = await asyncio.gather(
+            *(
+                exchange.publish(
+                    amqp_message(row),
+                    routing_key(row),
+                    mandatory=False,
+                    timeout=PUBLISH_TIMEOUT_SECONDS,
+                )
+                for row in rows
+            ),
+            return_exceptions=True,
+        )
+        return [result if isinstance(result, BaseException) else None for result in results]
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._discard()

@@ -1,0 +1,154 @@
+"""Entity events reach RabbitMQ with the documented routing keys and bodies, and nothing
+secret; a down broker never fails a request, and the events go out once it is back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from quart_template.db import utcnow
+from quart_template.events.outbox import PENDING
+from quart_template.mfa.models import OtpMethod, RecoveryCode
+from quart_template.sessions.models import AuthSession
+from quart_template.settings import Settings
+from tests.events.conftest import Consumer, closed_port
+from tests.events.support import outbox_rows, serving, soft_delete_login_methods
+from tests.factories import signed_in
+
+BODY_KEYS = {"entity", "action", "entity_id", "version", "changed_on", "data"}
+SECRET_WORDS = ("password", "secret", "token", "hash", "code_encrypted", "otp")
+
+
+async def make_every_change(rt) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Create and update one of each entity; returns the secrets those rows hold."""
+    who = await signed_in(rt, email="events@example.com")
+    person = who.person
+    async with rt.db() as db, db.begin():
+        person = await db.get_one(type(person), person.entity_id)
+        person.first_name = "Augusta"
+        otp = OtpMethod(person_id=person.entity_id, secret_encrypted="OTP-SECRET-CIPHERTEXT")
+        code = RecoveryCode(
+            person_id=person.entity_id, code_hash="c0de" * 16, code_encrypted="CODE-CIPHERTEXT"
+        )
+        db.add_all([otp, code])
+    async with rt.db() as db, db.begin():
+        (await db.get_one(OtpMethod, otp.entity_id)).confirmed = True
+        (await db.get_one(RecoveryCode, code.entity_id)).used_at = utcnow()
+        session = (await db.execute(AuthSession.__table__.select())).first()
+        assert session is not None
+        row = await db.get_one(AuthSession, session.entity_id)
+        row.revoked_at, row.active = utcnow(), False
+    await soft_delete_login_methods(rt, person.entity_id)
+    return {
+        "token": who.token,
+        "token_hash": session.token_hash,
+        "otp": "OTP-SECRET-CIPHERTEXT",
+        "code": "CODE-CIPHERTEXT",
+        "code_hash": "c0de" * 16,
+    }
+
+
+async def test_every_entity_and_action_is_published_as_documented(
+    make_settings: Callable[..., Settings], amqp_url: str, exchange_name: str, consumer: Consumer
+) -> None:
+    settings = make_settings(amqp_url_=amqp_url, mq_exchange=exchange_name)
+    async with serving(settings) as (_, rt):
+        secrets = await make_every_change(rt)
+        await rt.relay.drain()  # type: ignore[union-attr]
+        expected = {row.message_id: row for row in await outbox_rows(rt, "rabbitmq")}
+        messages = await consumer.wait_for(len(expected))
+
+    keys = {m.routing_key for m in messages}
+    assert keys == {
+        "person.create",
+        "person.update",
+        "login_method.create",
+        "login_method.update",
+        "otp_method.create",
+        "otp_method.update",
+        "recovery_code.create",
+        "recovery_code.update",
+        "session.create",
+        "session.update",
+    }
+    assert {m.message_id for m in messages} == set(expected)
+    for message in messages:
+        row = expected[message.message_id or ""]
+        assert set(message.body) == BODY_KEYS
+        assert message.routing_key == f"{message.body['entity']}.{message.body['action']}"
+        assert (message.body["entity_id"], message.body["version"]) == (row.entity_id, row.version)
+        assert message.body["data"]["entity_id"] == row.entity_id
+        assert message.persistent and message.content_type == "application/json"
+        text = str(message.body)
+        for secret in secrets.values():
+            assert secret not in text
+        for key in message.body["data"]:
+            assert not any(word in key for word in SECRET_WORDS), key
+    deleted = [m for m in messages if m.routing_key == "login_method.update"]
+    assert deleted[0].body["data"]["active"] is False
+
+
+async def test_readyz_reports_the_broker_and_the_backlog(
+    make_settings: Callable[..., Settings], amqp_url: str, exchange_name: str, consumer: Consumer
+) -> None:
+    settings = make_settings(amqp_url_=amqp_url, mq_exchange=exchange_name)
+    async with serving(settings) as (app, rt):
+        assert await rt.relay.destinations["rabbitmq"].wait_available(5)  # type: ignore[union-attr]
+        body = await (await app.test_client().get("/readyz")).get_json()
+        assert body["broker"] == "ok" and body["status"] == "ok"
+        assert body["outbox"]["pending"] == 0
+
+
+async def test_broker_down_requests_succeed_and_events_follow_once_it_is_back(
+    make_settings: Callable[..., Settings], amqp_url: str, exchange_name: str, consumer: Consumer
+) -> None:
+    down = make_settings(
+        amqp_url_=f"amqp://guest:guest@127.0.0.1:{closed_port()}/", mq_exchange=exchange_name
+    )
+    async with serving(down) as (app, rt):
+        client = app.test_client()
+        ids = []
+        for n in range(5):
+            response = await client.post(f"/test/people/{n}")
+            assert response.status_code == 200
+            ids.append((await response.get_json())["entity_id"])
+        for name in ("B", "C", "D"):
+            for entity_id in ids:
+                assert (
+                    await client.post(f"/test/people/{entity_id}/rename/{name}")
+                ).status_code == 200
+        ready = await client.get("/readyz")
+        body = await ready.get_json()
+        assert ready.status_code == 200
+        assert (body["status"], body["broker"]) == ("degraded", "down")
+        assert body["outbox"]["pending"] == 25
+        assert body["outbox"]["oldest_pending_age_seconds"] >= 0
+    # The app stopped with the broker still down: every row is still pending.
+    async with serving(down) as (_, rt):
+        rows = await outbox_rows(rt, "rabbitmq")
+        assert len(rows) == 25 and {row.status for row in rows} == {PENDING}
+
+    up = make_settings(amqp_url_=amqp_url, mq_exchange=exchange_name)
+    async with serving(up) as (_, rt):
+        await rt.relay.drain()  # type: ignore[union-attr]
+        messages = await consumer.wait_for(25)
+        messages = await consumer.settle()
+        assert {row.status for row in await outbox_rows(rt, "rabbitmq")} == {"sent"}
+
+    assert len(messages) == 25
+    assert len({m.message_id for m in messages}) == 25  # exactly once per message_id
+    versions: dict[str, list[int]] = defaultdict(list)
+    for message in messages:
+        versions[message.body["entity_id"]].append(message.body["version"])
+    for entity_id in ids:
+        assert versions[entity_id] == [1, 2, 3, 4]
+
+
+async def test_in_app_relay_delivers_without_being_asked(
+    make_settings: Callable[..., Settings], amqp_url: str, exchange_name: str, consumer: Consumer
+) -> None:
+    settings = make_settings(amqp_url_=amqp_url, mq_exchange=exchange_name)
+    async with serving(settings) as (app, _):
+        await app.test_client().post("/test/people/1")
+        messages = await consumer.wait_for(2)  # person.create, login_method.create
+        assert {m.routing_key for m in messages} == {"person.create", "login_method.create"}
