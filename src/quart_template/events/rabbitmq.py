@@ -12,6 +12,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+from pamqp.commands import Basic
 
 from quart_template.events.outbox import OutboxMessage
 
@@ -27,15 +28,14 @@ def routing_key(row: OutboxMessage) -> str:
     return f"{row.entity}.{row.action}"
 
 
-def amqp_message(row: OutboxMessage) -> aio_pika.Message:
-    """The payload as is, persistent, with the stable message_id consumers de-duplicate by."""
-    return aio_pika.Message(
-        row.payload.encode(),
+def properties(row: OutboxMessage) -> Basic.Properties:
+    """Persistent JSON, with the stable message_id consumers de-duplicate by."""
+    return Basic.Properties(
         content_type="application/json",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        delivery_mode=2,  # persistent
         message_id=row.message_id,
         timestamp=row.created_at,
-        type=routing_key(row),
+        message_type=routing_key(row),
         app_id="quart-template",
     )
 
@@ -130,17 +130,25 @@ class RabbitPublisher:
         return "ok" if self.available() else "down"
 
     async def deliver(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
-        """Publish the rows together (confirms pipelined) and wait for every confirm."""
-        exchange = self._exchange
-        if exchange is None:
-            return [ConnectionError("broker not connected")] * len(rows)
+        """Publish the rows together (confirms pipelined) and wait for every confirm.
+
+        aiormq's channel directly, without waiting for each frame's socket drain: the
+        confirms are what count, and this is several times cheaper per message."""
+        try:
+            if self._channel is None:
+                raise ConnectionError("broker not connected")
+            channel = await self._channel.get_underlay_channel()
+        except Exception as exc:
+            return [exc] * len(rows)
         results = await asyncio.gather(
             *(
-                exchange.publish(
-                    amqp_message(row),
-                    routing_key(row),
-                    mandatory=False,
+                channel.basic_publish(
+                    row.payload.encode(),
+                    exchange=self._exchange_name,
+                    routing_key=routing_key(row),
+                    properties=properties(row),
                     timeout=PUBLISH_TIMEOUT_SECONDS,
+                    wait=False,  # type: ignore[call-arg]  # aiormq's Channel has it
                 )
                 for row in rows
             ),

@@ -41,12 +41,15 @@ class OutboxRelay:
         destinations: Sequence[Destination],
         *,
         poll_interval: float = 1.0,
+        workers: int = 2,
     ) -> None:
         self._db = claim_sessions(engine)
         self.destinations = {destination.name: destination for destination in destinations}
         self._poll_interval = poll_interval
         self._wake = {name: asyncio.Event() for name in self.destinations}
-        self._locks = {name: asyncio.Lock() for name in self.destinations}
+        self._workers = workers
+        self._busy = dict.fromkeys(self.destinations, 0)
+        self._settled = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -59,9 +62,12 @@ class OutboxRelay:
         if not self._tasks:
             self._stopping = False
             self._stopped.clear()
+            # Two workers per destination: one claims or settles while the other publishes;
+            # their batches never share an entity (see claims.py), so order holds.
             self._tasks = [
-                asyncio.create_task(self._run(destination), name=f"outbox-relay-{name}")
+                asyncio.create_task(self._run(destination), name=f"outbox-relay-{name}-{n}")
                 for name, destination in self.destinations.items()
+                for n in range(self._workers)
             ]
 
     async def stop(self) -> None:
@@ -79,13 +85,20 @@ class OutboxRelay:
 
     async def drain(self, max_passes: int = 50, ready_timeout: float = 5.0) -> None:
         """Deliver everything deliverable now (tests, the CLI); waits for a pass in flight."""
-        for destination in self.destinations.values():
+        for name, destination in self.destinations.items():
             if not await destination.wait_available(ready_timeout):
                 continue
             for _ in range(max_passes):
                 claimed, _ = await self._pass(destination)
-                if claimed == 0:
+                if claimed:
+                    continue
+                if self._busy[name] == 0:
                     break
+                await self._until_idle(name)
+
+    async def _until_idle(self, name: str) -> None:
+        async with self._settled:
+            await self._settled.wait_for(lambda: self._busy[name] == 0)
 
     async def _run(self, destination: Destination) -> None:
         wake = self._wake[destination.name]
@@ -115,7 +128,8 @@ class OutboxRelay:
 
     async def _pass(self, destination: Destination) -> tuple[int, int]:
         """Claim one batch, deliver it wave by wave, settle; returns (claimed, delivered)."""
-        async with self._locks[destination.name]:
+        self._busy[destination.name] += 1
+        try:
             claim = await claim_rows(self._db, destination.name, destination.batch_size)
             if not claim.rows:
                 return 0, 0
@@ -123,6 +137,10 @@ class OutboxRelay:
             await settle(self._db, claim, outcome)
             _log_failures(destination.name, outcome)
             return len(claim.rows), len(outcome.sent)
+        finally:
+            self._busy[destination.name] -= 1
+            async with self._settled:
+                self._settled.notify_all()
 
     async def _deliver(self, destination: Destination, claim: Claim) -> Outcome:
         outcome = Outcome()
