@@ -39,6 +39,10 @@ class FakeProviders:
     fb_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     google_keys: dict[str, rsa.RSAPrivateKey] = field(default_factory=dict)
     published: set[str] = field(default_factory=set)
+    # Paths whose requests wait (up to 2 s) until all of them are in flight; `met` says whether
+    # they all were at once, proving the client sent them concurrently.
+    together: set[str] = field(default_factory=set)
+    met: bool = False
 
     def __post_init__(self) -> None:
         self.server = FakeHTTPServer(self._handle)
@@ -196,6 +200,8 @@ class FakeProviders:
         self.calls[path] = self.calls.get(path, 0) + 1
         if self.delay:
             await asyncio.sleep(self.delay)
+        if path in self.together:
+            await self._rendezvous(path)
         fault = self.faults.get(path)
         if fault == "hang":
             await asyncio.Event().wait()
@@ -207,6 +213,15 @@ class FakeProviders:
         if route is None:
             return FakeResponse(404, {"message": "Not Found"})
         return route(self, request)
+
+    async def _rendezvous(self, path: str) -> None:
+        self._arrived = getattr(self, "_arrived", set()) | {path}
+        if self._arrived >= self.together:
+            self.met = True
+        for _ in range(200):
+            if self.met:
+                return
+            await asyncio.sleep(0.01)
 
     def _github_token(self, request: FakeRequest) -> FakeResponse:
         form = request.form()

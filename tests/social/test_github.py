@@ -51,6 +51,15 @@ async def test_the_same_github_account_signs_the_same_person_in(
         assert await db.scalar(select(func.count()).select_from(LoginMethod)) == 1
 
 
+async def test_user_and_emails_are_fetched_concurrently(
+    client: Client, providers: FakeProviders
+) -> None:
+    providers.together = {"/github/api/user", "/github/api/user/emails"}
+    code = providers.github_account(4, email="ada@example.com")
+    assert (await client.post("/social/github", json={"code": code})).status_code == 200
+    assert providers.met
+
+
 async def test_null_profile_email_uses_the_primary_verified_address(
     client: Client, providers: FakeProviders
 ) -> None:

@@ -14,11 +14,13 @@ from quart_template.social.providers.base import Identity
 
 
 async def get_by_identity(db: AsyncSession, *, identity_key: str) -> LoginMethod | None:
-    """The active login method of this provider account, if anyone has it."""
+    """The active login method of this provider account, if anyone has it. Row-locked (MySQL):
+    concurrent sign-ins of one account then refresh its tokens one after the other."""
     query = (
         select(LoginMethod)
         .where(LoginMethod.identity_key == identity_key, LoginMethod.active.is_(True))
         .options(undefer(LoginMethod.access_token), undefer(LoginMethod.refresh_token))
+        .with_for_update()
     )
     return (await db.execute(query)).scalar_one_or_none()
 
