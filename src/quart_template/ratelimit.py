@@ -10,6 +10,8 @@ Callers use these functions (scope separates the counters: "login", "mfa", "reco
     await guard_email_sending(email)   # forgot/resend: every call counts, 429 when over
 
 and mark every credential-checking view with `@rate_limited(scope)`; a test walks the routes.
+The mark also refuses an over-limit client IP before the view runs, and counts a 400/401/403
+the view raised without recording a failure itself (e.g. a bad emailed token) against the IP.
 Counters live in Redis when REDIS_URL is set (shared by every instance), else in this process.
 """
 
@@ -25,8 +27,9 @@ from typing import Any, ParamSpec, TypeVar
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from quart import g
 
-from quart_template.errors import TooManyRequests
+from quart_template.errors import APIError, TooManyRequests
 from quart_template.request_meta import client_ip
 from quart_template.runtime import Runtime, runtime
 from quart_template.settings import Settings
@@ -38,6 +41,8 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 RATE_LIMITED_ATTR = "__rate_limited__"
+REFUSALS = frozenset({400, 401, 403})  # what a failed credential check answers
+_RECORDED = "credential_failure_recorded"
 EXTRAS_KEY = "rate_limiter"
 EMAIL_SCOPE = "email"
 DEFAULT_KEY_PREFIX = "quart_template"
@@ -167,6 +172,7 @@ async def guard_credentials(*, account: str | None, scope: str = "login") -> Non
 async def record_credential_failure(*, account: str | None, scope: str = "login") -> None:
     """Count one failed credential check against the account and the client IP."""
     limiter = rate_limiter()
+    g.setdefault(_RECORDED, True)
     for item, key in _keys(limiter, scope, account, limiter.per_account):
         await limiter.hit(item, *key)
 
@@ -190,7 +196,14 @@ def rate_limited(
         @wraps(view)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             await guard_credentials(account=None, scope=scope)
-            return await view(*args, **kwargs)
+            try:
+                return await view(*args, **kwargs)
+            except APIError as error:
+                # A refusal the view did not count itself (a bad emailed token, say) still
+                # counts against the client IP, so marking a route is enough to limit it.
+                if error.status in REFUSALS and not g.get(_RECORDED, False):
+                    await record_credential_failure(account=None, scope=scope)
+                raise
 
         setattr(guarded, RATE_LIMITED_ATTR, scope)
         return guarded

@@ -111,6 +111,7 @@ async def forgot_password(data: EmailRequest) -> Reply:
 
 
 @blueprint.post("/reset_password/<token>/<uidb64>")
+@rate_limited("reset_password")
 @validate_request(ResetPasswordRequest)
 @document_response(Message)
 async def reset_password(token: str, uidb64: str, data: ResetPasswordRequest) -> Reply:

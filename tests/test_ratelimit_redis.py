@@ -1,0 +1,82 @@
+"""Rate limits in the real Redis (TEST_REDIS_URL, else a Redis answering on 127.0.0.1:6379):
+counters are shared by every instance of the service."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import pytest
+from limits.aio.storage import RedisStorage
+from quart.typing import TestClientProtocol as Client
+
+from quart_template.ratelimit import EXTRAS_KEY, CredentialLimiter, redis_storage_url
+from quart_template.settings import Settings
+from tests.test_ratelimit import RIGHT, attempt, limited_app
+
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _local_redis() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), 1):
+            return LOCAL_REDIS_URL
+    except OSError:
+        return None
+
+
+# Set but unreachable fails the tests (never a skip); unset uses a local Redis when one answers.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or _local_redis()
+
+pytestmark = pytest.mark.skipif(not TEST_REDIS_URL, reason="no Redis: set TEST_REDIS_URL")
+
+
+@pytest.fixture
+async def key_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"qt_acore_test_{uuid.uuid4().hex}"
+    yield prefix
+    storage = RedisStorage(redis_storage_url(TEST_REDIS_URL or ""), key_prefix=prefix)
+    await storage.reset()
+
+
+@asynccontextmanager
+async def instance(settings: Settings, key_prefix: str) -> AsyncIterator[Client]:
+    """One running instance of the service whose limiter uses the test's key prefix."""
+    app = limited_app(settings)
+    async with app.test_app() as test_app:
+        limiter = CredentialLimiter(settings, key_prefix=key_prefix)
+        assert limiter.shared
+        app.extensions["runtime"].extras[EXTRAS_KEY] = limiter
+        yield test_app.test_client()
+
+
+async def test_two_instances_share_the_counters(
+    make_settings: Callable[..., Settings], key_prefix: str
+) -> None:
+    settings = make_settings(redis_url=TEST_REDIS_URL)
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(instance(settings, key_prefix))
+        second = await stack.enter_async_context(instance(settings, key_prefix))
+        for n in range(5):
+            client = first if n % 2 else second
+            assert (await attempt(client, "ada@example.com", ip=f"1.1.1.{n}")).status_code == 401
+        for client in (first, second):
+            refused = await attempt(client, "ada@example.com", RIGHT, ip="2.2.2.2")
+            assert refused.status_code == 429
+            assert 895 <= int(refused.headers["Retry-After"]) <= 900
+        assert (await attempt(first, "bob@example.com", RIGHT)).status_code == 200
+
+
+async def test_counters_outlive_an_instance(
+    make_settings: Callable[..., Settings], key_prefix: str
+) -> None:
+    settings = make_settings(redis_url=TEST_REDIS_URL)
+    async with instance(settings, key_prefix) as client:
+        for _ in range(5):
+            await attempt(client, "ada@example.com")
+    async with instance(settings, key_prefix) as client:
+        assert (await attempt(client, "ada@example.com", RIGHT)).status_code == 429
