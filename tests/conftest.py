@@ -27,6 +27,9 @@ from quart_template.settings import Settings
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL")
 
+# Fake internet services (real servers on 127.0.0.1): their fixtures are available everywhere.
+pytest_plugins = ["tests.fakes.smtp"]
+
 
 def _base_env() -> dict[str, Any]:
     return {

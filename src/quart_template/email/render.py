@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from quart_template.email.messages import MESSAGES, PRODUCT, PROVIDER_NAMES
+from quart_template.events.destinations import PermanentDeliveryError
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,8 @@ class RenderedEmail:
     html: str
 
 
-class UnknownEmailEvent(ValueError):
-    """An outbox row names an event this service has no template for."""
+class UnknownEmailEvent(PermanentDeliveryError, ValueError):
+    """An outbox row names an event this service has no template for: retrying cannot help."""
 
 
 def provider_name(provider: object) -> str:

@@ -12,6 +12,7 @@ import aiosmtplib
 
 from quart_template.email.messages import OutgoingEmail
 from quart_template.email.render import render_email
+from quart_template.events.destinations import PermanentDeliveryError
 from quart_template.settings import Settings
 
 
@@ -28,6 +29,13 @@ def build_mime(email: OutgoingEmail, *, sender: str) -> EmailMessage:
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message
+
+
+def _permanent(exc: Exception) -> bool:
+    """5xx for every recipient (no such mailbox) or for the data: retrying cannot help."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(refused.code >= 500 for refused in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPDataError) and exc.code >= 500
 
 
 class SmtpBackend:
@@ -65,6 +73,11 @@ class SmtpBackend:
                 # The server closed an idle connection: one fresh attempt.
                 await self._drop()
                 await (await self._connected()).send_message(message)
+            except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPDataError) as exc:
+                await self._drop()
+                if _permanent(exc):
+                    raise PermanentDeliveryError(f"SMTP refused the message: {exc}") from exc
+                raise
             except Exception:
                 await self._drop()
                 raise
