@@ -7,6 +7,7 @@ from typing import Any
 from quart_template.errors import BadRequest, Conflict, Unauthorized
 from quart_template.runtime import Runtime
 from quart_template.social import repository as repo
+from quart_template.social.transactions import write_gate
 
 LAST_METHOD = (
     "This is your last way to sign in: add a password or link another account before removing it."
@@ -40,7 +41,7 @@ async def list_methods(rt: Runtime, *, person_id: str) -> list[dict[str, Any]]:
 
 async def unlink(rt: Runtime, *, person_id: str, entity_id: str) -> None:
     """Soft-delete one of the caller's methods; 409 when nothing would be left to sign in with."""
-    async with rt.db() as db, db.begin():
+    async with write_gate(rt), rt.db() as db, db.begin():
         # Locked first, so two concurrent unlinks cannot each count the other as a way left.
         person = await repo.lock_person(db, entity_id=person_id)
         if person is None:

@@ -4,9 +4,7 @@ sign-in of the same account loses on a unique key and is retried, finding the wi
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -26,13 +24,11 @@ from quart_template.sessions.auth import Caller
 from quart_template.sessions.service import IssuedToken, issue_session, revoke_all_sessions
 from quart_template.social import repository as repo
 from quart_template.social.providers.base import Identity
+from quart_template.social.transactions import retryable, write_gate
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 5
-WRITE_GATE = "sqlite_write_gate"
-# MySQL: deadlock found / lock wait timeout: the transaction is safe to run again.
-RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
 TITLES = {"github": "GitHub", "google": "Google", "linkedin": "LinkedIn", "facebook": "Facebook"}
 
 
@@ -58,29 +54,12 @@ async def sign_in_with(
                 person = await _person_for(db, rt, identity)
                 return await _finish(db, rt, person, identity, ip=ip, user_agent=user_agent)
         except (IntegrityError, StaleDataError, OperationalError) as exc:
-            if not _retryable(exc) or attempt == ATTEMPTS:
+            if not retryable(exc):
+                raise
+            if attempt == ATTEMPTS:
                 raise Conflict("Another sign-in changed this account, please try again.") from None
             log.info("social sign-in raced, retrying", extra={"event": "social_retry"})
     raise AssertionError("unreachable")
-
-
-def write_gate(rt: Runtime) -> AbstractAsyncContextManager[Any]:
-    """SQLite has one writer: queue writers here, handed over at once, rather than in SQLite's
-    busy handler, which polls with sleeps of up to 100 ms and leaves the lock idle meanwhile."""
-    if rt.engine.dialect.name != "sqlite":
-        return nullcontext()
-    gate = rt.extras.get(WRITE_GATE)
-    if gate is None:
-        gate = rt.extras[WRITE_GATE] = asyncio.Lock()
-    assert isinstance(gate, asyncio.Lock)
-    return gate
-
-
-def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, OperationalError):
-        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-        return code in RETRYABLE_MYSQL_CODES
-    return True
 
 
 async def _link_to_caller(
