@@ -25,7 +25,8 @@ class GoogleSignIn(RequestModel):
 
 class FacebookSignIn(RequestModel):
     """Facebook: the JS SDK's `authResponse` (plus the profile the seed's front end adds).
-    Only `accessToken` and `userID` are used, and both are checked with Facebook."""
+    Only `accessToken` and `userID` matter, and only once Facebook confirmed them; the email
+    and name sent here are ignored (they come from `/me`)."""
 
     accessToken: str = Field(min_length=1, max_length=TOKEN_MAX)
     userID: str = Field(min_length=1, max_length=64)
@@ -33,10 +34,12 @@ class FacebookSignIn(RequestModel):
     data_access_expiration_time: int | None = None
     grantedScopes: str | None = Field(None, max_length=2048)
     graphDomain: str | None = Field(None, max_length=64)
+    reauthorize_required_in: int | None = None
     signedRequest: str | None = Field(None, max_length=TOKEN_MAX)
     email: str | None = Field(None, max_length=320)
     name: str | None = Field(None, max_length=255)
     id: str | None = Field(None, max_length=64)
+    picture: dict[str, Any] | str | None = None
 
 
 class SocialSignedIn(ResponseModel):
