@@ -34,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "relay":
             from quart_template.events.standalone import run_relay
 
-            asyncio.run(run_relay(settings))
+            if _has_uvloop():
+                import uvloop
+
+                uvloop.run(run_relay(settings))
+            else:
+                asyncio.run(run_relay(settings))
             return 0
     except ConfigError as exc:
         print(f"quart-template: configuration error: {exc}", file=sys.stderr)

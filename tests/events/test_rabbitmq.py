@@ -3,8 +3,10 @@ secret; a down broker never fails a request, and the events go out once it is ba
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 from quart_template.db import utcnow
 from quart_template.events.outbox import PENDING
@@ -14,6 +16,7 @@ from quart_template.settings import Settings
 from tests.events.conftest import Consumer, closed_port
 from tests.events.support import outbox_rows, serving, soft_delete_login_methods
 from tests.factories import signed_in
+from tests.fakes.tcp_proxy import TcpProxy
 
 BODY_KEYS = {"entity", "action", "entity_id", "version", "changed_on", "data"}
 SECRET_WORDS = ("password", "secret", "token", "hash", "code_encrypted", "otp")
@@ -152,3 +155,49 @@ async def test_in_app_relay_delivers_without_being_asked(
         await app.test_client().post("/test/people/1")
         messages = await consumer.wait_for(2)  # person.create, login_method.create
         assert {m.routing_key for m in messages} == {"person.create", "login_method.create"}
+
+
+async def test_broker_lost_mid_run_rows_wait_and_follow_on_reconnect(
+    make_settings: Callable[..., Settings], amqp_url: str, exchange_name: str, consumer: Consumer
+) -> None:
+    parts = urlsplit(amqp_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    await proxy.start()
+    via_proxy = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+    settings = make_settings(amqp_url_=urlunsplit(via_proxy), mq_exchange=exchange_name)
+    async with serving(settings) as (app, rt):
+        client = app.test_client()
+        assert (await client.post("/test/people/0")).status_code == 200
+        await consumer.wait_for(2)
+        await rt.relay.drain()  # type: ignore[union-attr]  # the confirms are in: rows sent
+
+        await proxy.cut()
+        for _ in range(200):  # the client notices the lost connection within a moment
+            if (await (await client.get("/readyz")).get_json())["broker"] == "down":
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("/readyz never reported the broker down")
+        ids = []
+        for n in range(1, 4):
+            response = await client.post(f"/test/people/{n}")
+            assert response.status_code == 200
+            ids.append((await response.get_json())["entity_id"])
+        for entity_id in ids:
+            assert (await client.post(f"/test/people/{entity_id}/rename/X")).status_code == 200
+        pending = [r for r in await outbox_rows(rt, "rabbitmq") if r.status == PENDING]
+        assert len(pending) == 9
+
+        await proxy.restore()
+        messages = await consumer.wait_for(11, within=30)
+        messages = await consumer.settle()
+    await proxy.cut()
+    assert len({m.message_id for m in messages}) == 11
+    versions: dict[str, list[int]] = defaultdict(list)
+    seen: set[str | None] = set()
+    for message in messages:
+        if message.message_id not in seen:
+            seen.add(message.message_id)
+            versions[message.body["entity_id"]].append(message.body["version"])
+    for entity_id in ids:
+        assert versions[entity_id] == [1, 2]

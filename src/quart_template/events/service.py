@@ -10,6 +10,9 @@ from quart_template.events.outbox import EMAIL
 from quart_template.events.relay import OutboxRelay
 from quart_template.runtime import Runtime
 
+IN_APP_POLL_SECONDS = 1.0
+STANDALONE_POLL_SECONDS = 0.1
+
 
 def build_destinations(rt: Runtime) -> list[Destination]:
     """One destination per configured target: email always, RabbitMQ and Pusher when set."""
@@ -33,9 +36,12 @@ def build_destinations(rt: Runtime) -> list[Destination]:
 
 async def start_events(rt: Runtime, *, force_relay: bool = False) -> None:
     """Create the relay and connect the broker in the background (never blocking start-up);
-    the relay runs in-app unless RELAY_IN_APP=false (or always, for `quart-template relay`)."""
+    the relay runs in-app unless RELAY_IN_APP=false (or always, for `quart-template relay`).
+    In-app, commits wake the relay; a relay process only sees them by polling, so it polls
+    often (an indexed query that finds nothing is cheap)."""
     destinations = build_destinations(rt)
-    rt.relay = relay = OutboxRelay(rt.engine, destinations)
+    poll = STANDALONE_POLL_SECONDS if force_relay else IN_APP_POLL_SECONDS
+    rt.relay = relay = OutboxRelay(rt.engine, destinations, poll_interval=poll)
     rt.db.kw["info"]["commit_signal"].listeners.append(relay.kick)
     rt.extras["outbox_metrics"] = partial(outbox_metrics, rt.db)
     for destination in destinations:
