@@ -51,7 +51,9 @@ class JwksCache:
 
     async def _fetch(self, http: httpx.AsyncClient, seconds: float) -> None:
         response = await call(http, "GET", self.url, title=TITLE, seconds=seconds)
-        body = json_body(response, title=TITLE, refused="Google's keys could not be read.")
+        if response.status_code >= 400:  # our request for public keys: never the user's fault
+            raise BadGateway(f"{TITLE} failed to answer, please try again.")
+        body = json_body(response, title=TITLE, refused="")
         entries = body.get("keys")
         if not isinstance(entries, list):
             raise BadGateway(f"{TITLE} gave an unexpected answer.")
