@@ -8,6 +8,7 @@ UPDATE, inside the same transaction, so no code path can change an entity withou
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -219,7 +220,9 @@ def make_engine(url: str) -> AsyncEngine:
         def _sqlite_begin(conn: Connection) -> None:
             # One writer at a time: take the write lock at BEGIN, not at the first write,
             # so concurrent transactions queue instead of failing with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers (see `reader`) take no lock: each statement is its own snapshot.
+            if not conn.get_execution_options().get(READ_ONLY_OPTION, False):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("mysql"):
@@ -227,6 +230,20 @@ def make_engine(url: str) -> AsyncEngine:
             url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20
         )
     return create_async_engine(url, pool_pre_ping=True)
+
+
+READ_ONLY_OPTION = "quart_template_read_only"
+_READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) for work that only reads: on SQLite it runs without BEGIN,
+    so it neither waits for nor holds the single write lock, and each statement sees the latest
+    commit (no snapshot across statements). Use: `factory(bind=reader(engine))`; never write."""
+    found = _READERS.get(engine)
+    if found is None:
+        found = _READERS[engine] = engine.execution_options(**{READ_ONLY_OPTION: True})
+    return found
 
 
 def _ensure_sqlite_dir(url: str) -> None:

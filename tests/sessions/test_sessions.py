@@ -73,3 +73,20 @@ async def test_someone_elses_or_an_unknown_session_is_404(client: Client, rt: Ru
 async def test_session_routes_need_a_token(client: Client) -> None:
     assert (await client.get("/sessions")).status_code == 401
     assert (await client.delete(f"/sessions/{'0' * 32}")).status_code == 401
+
+
+async def test_use_refreshes_last_used(client: Client, rt: Runtime) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from quart_template.db import utcnow
+    from quart_template.sessions.models import AuthSession
+
+    user = await signed_in(rt)
+    hour_ago = utcnow() - timedelta(hours=1)
+    async with rt.db() as db, db.begin():
+        await db.execute(update(AuthSession).values(last_used_at=hour_ago))
+    await client.get("/sessions", headers=user.headers)
+    [item] = (await (await client.get("/sessions", headers=user.headers)).get_json())["sessions"]
+    assert abs(item["last_used"] - time.time()) < 60

@@ -19,7 +19,7 @@ from quart_template.accounts.passwords import check_password_policy, hash_passwo
 from quart_template.accounts.repository import add_person, get_person, get_person_by_email
 from quart_template.accounts.schemas import SignupRequest
 from quart_template.accounts.serializers import mfa_pending_object, user_object
-from quart_template.db import utcnow
+from quart_template.db import reader, utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Unauthorized
 from quart_template.events.outbox import enqueue_email
@@ -138,7 +138,7 @@ async def log_in(
 ) -> dict[str, Any]:
     """Check the password (a dummy verify for unknown emails), then a token or the MFA step."""
     await guard_credentials(account=email, scope="login")
-    async with rt.db() as db, db.begin():
+    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
         person = await get_person_by_email(db, email=email, with_password=True)
     stored = person.password_hash if person is not None else None
     ok, new_hash = await verify_password(stored, password, settings=rt.settings)

@@ -10,10 +10,11 @@ from typing import Any, ParamSpec, TypeVar
 from quart import g, request
 
 from quart_template.accounts.models import Person
+from quart_template.db import reader, utcnow
 from quart_template.errors import Unauthorized
 from quart_template.runtime import runtime
 from quart_template.sessions.models import AuthSession
-from quart_template.sessions.service import authenticate_token
+from quart_template.sessions.service import authenticate_token, needs_touch, touch_only
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,10 +51,16 @@ async def resolve_caller() -> Caller | None:
     if token is None:
         return None
     rt = runtime()
-    async with rt.db() as db, db.begin():
+    # Read-only: checking a token must not queue behind (or block) the writers.
+    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
         found = await authenticate_token(db, settings=rt.settings, token=token)
     if found is None:
         raise Unauthorized(INVALID_TOKEN)
+    if needs_touch(found[1]):
+        now = utcnow()
+        async with rt.db() as db, db.begin():
+            await touch_only(db, session_id=found[1].entity_id, when=now)
+        found[1].last_used_at = now
     caller = Caller(person=found[0], session=found[1])
     g.caller = caller
     return caller

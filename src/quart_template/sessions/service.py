@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts.models import Person
-from quart_template.db import utcnow
+from quart_template.db import reader, utcnow
 from quart_template.runtime import Runtime
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
@@ -71,7 +71,8 @@ async def issue_session(
 async def authenticate_token(
     db: AsyncSession, *, settings: Settings, token: str
 ) -> tuple[Person, AuthSession] | None:
-    """The person and session behind a token, or None if it is forged, expired or revoked."""
+    """The person and session behind a token, or None if it is forged, expired or revoked.
+    Reads only, so it can run in a read-only transaction; see `needs_touch`/`touch_only`."""
     try:
         session_id = _serializer(settings).loads(token, max_age=settings.access_token_expire)
     except BadSignature:
@@ -93,9 +94,12 @@ async def authenticate_token(
     if found is None:
         return None
     auth_session, person = found
-    if now - auth_session.last_used_at > LAST_USED_GRANULARITY:
-        auth_session.last_used_at = now
     return person, auth_session
+
+
+def needs_touch(session: AuthSession) -> bool:
+    """Whether `last_used_at` is stale enough to be worth a write."""
+    return utcnow() - session.last_used_at > LAST_USED_GRANULARITY
 
 
 async def revoke_session(db: AsyncSession, *, session: AuthSession, by: str | None) -> None:
@@ -135,7 +139,7 @@ async def end_session(rt: Runtime, *, person_id: str, session_id: str) -> bool:
 
 async def sessions_of(rt: Runtime, *, person_id: str) -> list[AuthSession]:
     """The person's live sessions, newest first."""
-    async with rt.db() as db, db.begin():
+    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
         return await list_active_sessions(db, person_id=person_id)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint
+from quart import Blueprint, Response, jsonify
 from quart_schema import document_response
 
 from quart_template.errors import NotFound
@@ -50,12 +50,14 @@ def _item(row: AuthSession, *, current_id: str) -> dict[str, Any]:
 @blueprint.get("/sessions")
 @login_required
 @document_response(SessionList)
-async def list_sessions() -> tuple[dict[str, Any], int, dict[str, str]]:
+async def list_sessions() -> Response:
     """The caller's live sessions, newest first, the current one marked."""
     caller = current_caller()
     rows = await sessions_of(runtime(), person_id=caller.person.entity_id)
     items = [_item(row, current_id=caller.session.entity_id) for row in rows]
-    return {"success": True, "sessions": items}, 200, {"Cache-Control": "no-store"}
+    response = jsonify({"success": True, "sessions": items})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.delete("/sessions/<session_id>")
