@@ -1,0 +1,160 @@
+"""API.md §7 linking rules: signed in links to the caller; signed out links by verified email
+only; a provider account has one owner; an MFA person still needs the second factor."""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import func, select
+
+from quart_template.accounts.models import LoginMethod, Person
+from quart_template.events.outbox import OutboxMessage
+from quart_template.runtime import Runtime
+from tests.factories import DEFAULT_PASSWORD, create_person, signed_in
+from tests.fakes.providers import FakeProviders
+
+
+async def _linked_notices(rt: Runtime) -> list[OutboxMessage]:
+    async with rt.db() as db:
+        rows = await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "email"))
+        return [row for row in rows.scalars() if row.action == "SOCIAL_LINKED"]
+
+
+async def test_signed_in_caller_links_a_github_account(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    caller = await signed_in(rt, email="ada@example.com")
+    code = providers.github_account(1, email="different@example.com")
+    response = await client.post("/social/github", json={"code": code}, headers=caller.headers)
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["user"]["entity_id"] == caller.person.entity_id
+    assert body["user"]["email"] == "ada@example.com"
+    assert body["user"]["access_token"] == caller.token
+    listed = await (await client.get("/social", headers=caller.headers)).get_json()
+    assert sorted(m["provider"] for m in listed["login_methods"]) == ["github", "signup"]
+    notices = await _linked_notices(rt)
+    assert len(notices) == 1 and "ada@example.com" in notices[0].payload
+
+
+async def test_linking_again_to_the_same_caller_is_fine(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    caller = await signed_in(rt)
+    for _ in range(2):
+        code = providers.github_account(1, email="ada@example.com")
+        response = await client.post("/social/github", json={"code": code}, headers=caller.headers)
+        assert response.status_code == 200
+    async with rt.db() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(LoginMethod).where(LoginMethod.provider == "github")
+        )
+    assert count == 1
+    assert len(await _linked_notices(rt)) == 1
+
+
+async def test_linking_an_account_owned_by_someone_else_is_409(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    first = await client.post(
+        "/social/github", json={"code": providers.github_account(1, email="gh@example.com")}
+    )
+    assert first.status_code == 200
+    caller = await signed_in(rt, email="ada@example.com")
+    code = providers.github_account(1, email="gh@example.com")
+    response = await client.post("/social/github", json={"code": code}, headers=caller.headers)
+    assert response.status_code == 409
+    assert (await response.get_json())["success"] is False
+
+
+async def test_an_invalid_authorization_header_is_401_not_anonymous(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    code = providers.github_account(1, email="gh@example.com")
+    for header in ("Basic forged.token.value", "Token abc", "Basic"):
+        response = await client.post(
+            "/social/github", json={"code": code}, headers={"Authorization": header}
+        )
+        assert response.status_code == 401
+    async with rt.db() as db:
+        assert await db.scalar(select(func.count()).select_from(Person)) == 0
+
+
+async def test_verified_provider_email_links_to_the_existing_person(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    person = await create_person(rt, email="Ada@Example.com")
+    token = providers.google_token(email="ada@example.com", email_verified=True)
+    response = await client.post("/social/google", json={"idtoken": token})
+    assert response.status_code == 200
+    assert (await response.get_json())["user"]["entity_id"] == person.entity_id
+    assert len(await _linked_notices(rt)) == 1
+    # The password still works: linking took nothing away from a verified owner.
+    login = await client.post(
+        "/login", json={"email": "ada@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert login.status_code == 200
+
+
+async def test_unverified_provider_email_is_409_and_changes_nothing(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    await create_person(rt, email="ada@example.com")
+    token = providers.google_token(email="ada@example.com", email_verified=False)
+    response = await client.post("/social/google", json={"idtoken": token})
+    assert response.status_code == 409
+    assert "link" in (await response.get_json())["message"]
+    async with rt.db() as db:
+        assert await db.scalar(select(func.count()).select_from(Person)) == 1
+        assert await db.scalar(select(func.count()).select_from(LoginMethod)) == 1
+    assert await _linked_notices(rt) == []
+
+
+async def test_verified_owner_takes_over_an_unverified_pre_registration(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    squatter = await signed_in(rt, email="ada@example.com", verified=False, password="squat-pass-1")
+    token = providers.google_token(email="ada@example.com", email_verified=True)
+    response = await client.post("/social/google", json={"idtoken": token})
+    assert response.status_code == 200
+    assert (await response.get_json())["user"]["verified"] is True
+    # Whoever registered the address without proving it loses the password and sessions.
+    login = await client.post(
+        "/login", json={"email": "ada@example.com", "password": "squat-pass-1"}
+    )
+    assert login.status_code == 401
+    assert (await client.get("/social", headers=squatter.headers)).status_code == 401
+
+
+async def test_mfa_person_gets_the_second_factor_step_not_a_token(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    person = await create_person(rt, email="ada@example.com")
+    async with rt.db() as db, db.begin():
+        row = await db.get(Person, person.entity_id)
+        assert row is not None
+        row.mfa_enabled = True
+    token = providers.google_token(email="ada@example.com")
+    response = await client.post("/social/google", json={"idtoken": token})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.get_json()
+    assert set(body) == {"success", "user", "mfa_token"}
+    assert body["user"] == {"mfa_enabled": True, "email": "ada@example.com", "verified": True}
+    assert "access_token" not in str(body)
+
+
+async def test_two_simultaneous_first_sign_ins_make_one_person(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    codes = [providers.github_account(77, email="race@example.com") for _ in range(5)]
+    responses = await asyncio.gather(
+        *(client.post("/social/github", json={"code": code}) for code in codes)
+    )
+    assert [r.status_code for r in responses] == [200] * 5
+    ids = {(await r.get_json())["user"]["entity_id"] for r in responses}
+    assert len(ids) == 1
+    async with rt.db() as db:
+        assert await db.scalar(select(func.count()).select_from(Person)) == 1
+        assert await db.scalar(select(func.count()).select_from(LoginMethod)) == 1

@@ -1,0 +1,109 @@
+"""A provider that fails, lies or hangs: a JSON 502/504 within PROVIDER_TIMEOUT, never a 500,
+never a half-created person."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+from sqlalchemy import func, select
+
+from quart_template.accounts.models import Person
+from quart_template.app import create_app
+from quart_template.runtime import Runtime
+from quart_template.settings import Settings
+from tests.fakes.providers import FakeProviders
+
+SHORT_TIMEOUT = 0.3
+
+
+def _requests(providers: FakeProviders) -> dict[str, tuple[str, dict[str, object]]]:
+    fb_token = providers.facebook_token("fb-1", email="ada@example.com")
+    return {
+        "github": ("/social/github", {"code": providers.github_account(1, email="a@example.com")}),
+        "google": ("/social/google", {"idtoken": providers.google_token()}),
+        "linkedin": (
+            "/social/linkedin",
+            {"code": providers.linkedin_account("li-1", email="a@example.com")},
+        ),
+        "facebook": ("/social/facebook", {"accessToken": fb_token, "userID": "fb-1"}),
+    }
+
+
+FAULT_PATHS = {
+    "github": ["/github/oauth/access_token", "/github/api/user", "/github/api/user/emails"],
+    "google": ["/google/certs"],
+    "linkedin": ["/linkedin/oauth/accessToken", "/linkedin/api/userinfo"],
+    "facebook": ["/facebook/debug_token", "/facebook/me"],
+}
+CASES = [(provider, path) for provider, paths in FAULT_PATHS.items() for path in paths]
+
+
+@pytest.mark.parametrize(("provider", "path"), CASES)
+@pytest.mark.parametrize("fault", ["500", "503", "bad_json"])
+async def test_provider_failure_is_502(
+    client: Client, rt: Runtime, providers: FakeProviders, provider: str, path: str, fault: str
+) -> None:
+    providers.faults[path] = fault
+    url, body = _requests(providers)[provider]
+    response = await client.post(url, json=body)
+    assert response.status_code == 502
+    assert (await response.get_json())["success"] is False
+    async with rt.db() as db:
+        assert await db.scalar(select(func.count()).select_from(Person)) == 0
+
+
+@pytest.fixture
+async def impatient_app(
+    make_settings: Callable[..., Settings], providers: FakeProviders
+) -> AsyncIterator[Quart]:
+    settings = make_settings(provider_timeout=SHORT_TIMEOUT, **providers.settings_overrides())
+    async with create_app(settings).test_app() as test_app:
+        yield test_app.app  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("provider", "path"), CASES)
+async def test_hanging_provider_is_504_within_the_timeout(
+    impatient_app: Quart, providers: FakeProviders, provider: str, path: str
+) -> None:
+    providers.faults[path] = "hang"
+    url, body = _requests(providers)[provider]
+    started = time.monotonic()
+    response = await impatient_app.test_client().post(url, json=body)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert (await response.get_json())["success"] is False
+    assert elapsed < SHORT_TIMEOUT + 2.0  # bounded: never waits for the provider
+
+
+async def test_unreachable_provider_is_502(
+    make_settings: Callable[..., Settings], providers: FakeProviders
+) -> None:
+    overrides = providers.settings_overrides()
+    overrides["github_oauth_url"] = "http://127.0.0.1:9/github/oauth"  # discard port: refused
+    async with create_app(make_settings(**overrides)).test_app() as app:
+        code = providers.github_account(1, email="a@example.com")
+        response = await app.test_client().post("/social/github", json={"code": code})
+    assert response.status_code == 502
+
+
+@pytest.mark.parametrize("provider", ["github", "google", "linkedin", "facebook"])
+async def test_unconfigured_provider_is_a_clear_502(
+    make_settings: Callable[..., Settings], providers: FakeProviders, provider: str
+) -> None:
+    overrides = providers.settings_overrides()
+    client_field = {
+        "github": "github_client_id",
+        "google": "google_client_id",
+        "linkedin": "linkedin_client_id",
+        "facebook": "facebook_client_id",
+    }
+    overrides[client_field[provider]] = None
+    async with create_app(make_settings(**overrides)).test_app() as app:
+        url, body = _requests(providers)[provider]
+        response = await app.test_client().post(url, json=body)
+    assert response.status_code == 502
+    assert "not configured" in (await response.get_json())["message"]
