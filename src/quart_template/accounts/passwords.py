@@ -9,15 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 import unicodedata
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib.resources import files
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from werkzeug.security import check_password_hash
 
 from quart_template.settings import Settings
+
+T = TypeVar("T")
+# Below the event loop's priority: a burst of logins uses the spare CPU, token checks first.
+HASH_THREAD_NICENESS = 10
+_pool: ThreadPoolExecutor | None = None
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # per-thread nice: Linux only
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+
+
+async def _in_hash_pool(func: Callable[..., T], *args: Any) -> T:
+    """Run a hash on the hashing threads: one per CPU (more would only queue on the CPUs and
+    starve the event loop), at a lower scheduling priority than the loop."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 1,
+            thread_name_prefix="argon2",
+            initializer=_lower_priority,
+        )
+    return await asyncio.get_running_loop().run_in_executor(_pool, func, *args)
+
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
@@ -58,7 +87,7 @@ async def hash_password(password: str, *, settings: Settings) -> str:
     """An argon2id hash of the normalised password, computed in a worker thread."""
     if is_too_long(password):
         raise PasswordTooLong(f"password longer than {MAX_PASSWORD_LENGTH} characters")
-    return await asyncio.to_thread(hasher(settings).hash, normalise_password(password))
+    return await _in_hash_pool(hasher(settings).hash, normalise_password(password))
 
 
 async def verify_password(
@@ -68,7 +97,7 @@ async def verify_password(
     timing does not tell whether the account exists; an over-long password costs nothing."""
     if is_too_long(password):
         return False, None
-    return await asyncio.to_thread(_verify_sync, stored_hash, password, settings)
+    return await _in_hash_pool(_verify_sync, stored_hash, password, settings)
 
 
 _DUMMY: dict[tuple[int, int, int], str] = {}
