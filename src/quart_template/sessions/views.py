@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint, Response
 from quart_schema import document_response
 
+from quart_template.accounts.views import reply
 from quart_template.errors import NotFound
 from quart_template.runtime import runtime
 from quart_template.schema import Message, ResponseModel
@@ -55,15 +56,13 @@ async def list_sessions() -> Response:
     caller = current_caller()
     rows = await sessions_of(runtime(), person_id=caller.person.entity_id)
     items = [_item(row, current_id=caller.session.entity_id) for row in rows]
-    response = jsonify({"success": True, "sessions": items})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return reply({"success": True, "sessions": items}, no_store=True)
 
 
 @blueprint.delete("/sessions/<session_id>")
 @login_required
 @document_response(Message)
-async def revoke(session_id: str) -> dict[str, Any]:
+async def revoke(session_id: str) -> Response:
     """Sign out one of the caller's sessions (any of them, the current one included)."""
     caller = current_caller()
     ended = await end_session(
@@ -71,4 +70,4 @@ async def revoke(session_id: str) -> dict[str, Any]:
     )
     if not ended:
         raise NotFound(UNKNOWN_SESSION)
-    return {"success": True, "message": REVOKED}
+    return reply({"success": True, "message": REVOKED})
