@@ -223,6 +223,9 @@ async def measure(base_url: str, process: subprocess.Popen[bytes], seconds: floa
         f"auth GET under logins    p50 {under_load.percentile(50) * 1000:.1f} ms, "
         f"p99 {p99_ms:.1f} ms ({under_load.count} ok, {under_load.errors} errors)"
     )
+    # The load generator shares the CPUs, so this is what the server alone would reach.
+    server_share = one_hash / (login_run.server_cpu / max(1, login_run.count))
+    print(f"server-side login efficiency (hash time / server CPU per login): {server_share:.2f}")
     print("targets:")
     print(f"  authenticated / bare GET = {ratio_get:.2f} (>= 0.5)  {_verdict(ratio_get >= 0.5)}")
     print(
