@@ -10,19 +10,28 @@ destination is still pending: a row leased by relay A keeps relay B off the enti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from functools import wraps
+from typing import ParamSpec, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from quart_template.db import utcnow
 from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 LEASE = timedelta(seconds=120)
+CONFLICT_RETRIES = 5
+MYSQL_CONFLICTS = frozenset({1205, 1213})  # lock wait timeout, deadlock
 MAX_BACKOFF_SECONDS = 300.0
 
 _table = cast(Table, OutboxMessage.__table__)
@@ -50,6 +59,27 @@ class Claim:
     rows: list[OutboxMessage] = field(default_factory=list)
 
 
+def _retry_conflicts(
+    work: Callable[P, Awaitable[T]],
+) -> Callable[P, Awaitable[T]]:
+    """MySQL may still pick a claim or a settle as a deadlock victim: run it again."""
+
+    @wraps(work)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return await work(*args, **kwargs)
+            except OperationalError as exc:
+                code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+                if code not in MYSQL_CONFLICTS or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+@_retry_conflicts
 async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, limit: int) -> Claim:
     """Lease up to `limit` due rows: the first pending row of each free entity, then the
     entity's later pending rows behind it (nobody else can hold those)."""
@@ -58,11 +88,18 @@ async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, lim
     claim = Claim(destination=destination, lease=lease)
     async with db() as session, session.begin():
         earlier = aliased(OutboxMessage)
-        blocked = exists().where(
-            earlier.destination == OutboxMessage.destination,
-            earlier.entity_id == OutboxMessage.entity_id,
-            earlier.status == PENDING,
-            earlier.id < OutboxMessage.id,
+        blocked = (
+            select(earlier.id)
+            .where(
+                earlier.destination == OutboxMessage.destination,
+                earlier.entity_id == OutboxMessage.entity_id,
+                earlier.status == PENDING,
+                earlier.id < OutboxMessage.id,
+            )
+            # Without fresh statistics MariaDB may pick the (destination, status) index here
+            # and scan every pending row per candidate: quadratic on a backlog.
+            .with_hint(earlier, "FORCE INDEX (ix_outbox_entity)", "mysql")
+            .exists()
         )
         heads = list(
             (
@@ -97,21 +134,44 @@ async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, lim
 async def _followers(
     session: AsyncSession, destination: str, heads: list[OutboxMessage], limit: int
 ) -> list[OutboxMessage]:
+    """The heads' later rows, each entity's run cut at the first row we could not lock: a
+    lease never waits for a lock, so claims from several relays cannot deadlock."""
     entity_ids = {row.entity_id for row in heads if row.entity_id}
     if limit <= 0 or not entity_ids:
         return []
-    result = await session.execute(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.destination == destination,
-            OutboxMessage.status == PENDING,
-            OutboxMessage.entity_id.in_(entity_ids),
-            OutboxMessage.id.not_in([row.id for row in heads]),
+    candidates = (
+        await session.execute(
+            select(OutboxMessage.id, OutboxMessage.entity_id)
+            .where(
+                OutboxMessage.destination == destination,
+                OutboxMessage.status == PENDING,
+                OutboxMessage.entity_id.in_(entity_ids),
+                OutboxMessage.id.not_in([row.id for row in heads]),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
         )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    )
-    return list(result.scalars())
+    ).all()
+    if not candidates:
+        return []
+    locked = {
+        row.id: row
+        for row in (
+            await session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_([c.id for c in candidates]))
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    }
+    taken, cut = [], set()
+    for candidate in candidates:
+        row = locked.get(candidate.id)
+        if row is None or candidate.entity_id in cut:
+            cut.add(candidate.entity_id)
+            continue
+        taken.append(row)
+    return taken
 
 
 @dataclass
@@ -128,6 +188,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+@_retry_conflicts
 async def settle(db: async_sessionmaker[AsyncSession], claim: Claim, outcome: Outcome) -> None:
     """Write the results; a row whose lease another relay has taken over is left to it."""
     now = utcnow()
