@@ -286,12 +286,14 @@ def main() -> int:
         cli = str(BIN / "quart-template")
         subprocess.run([cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
         port = free_port()
+        log_path = os.environ.get("BENCH_SERVER_LOG")
+        log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
         process = subprocess.Popen(
             [cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
         processes = [process]
         if args.relay == "process":

@@ -18,7 +18,7 @@ from quart_template.events.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-PUBLISH_TIMEOUT_SECONDS = 10.0
+PUBLISH_TIMEOUT_SECONDS = 30.0
 RECONNECT_SECONDS = 1.0
 MAX_RETRY_SECONDS = 10.0
 
@@ -140,8 +140,8 @@ class RabbitPublisher:
             channel = await self._channel.get_underlay_channel()
         except Exception as exc:
             return [exc] * len(rows)
-        publishes = asyncio.gather(
-            *(
+        tasks = [
+            asyncio.ensure_future(
                 channel.basic_publish(
                     row.payload.encode(),
                     exchange=self._exchange_name,
@@ -149,14 +149,19 @@ class RabbitPublisher:
                     properties=properties(row),
                     wait=False,  # type: ignore[call-arg]  # aiormq's Channel has it
                 )
-                for row in rows
-            ),
-            return_exceptions=True,
-        )
-        try:  # one deadline for the batch: a per-message timeout costs more than the publish
-            results = await asyncio.wait_for(publishes, PUBLISH_TIMEOUT_SECONDS)
-        except TimeoutError as exc:
-            return [exc] * len(rows)
+            )
+            for row in rows
+        ]
+        # One deadline for the batch (a per-message timeout costs more than the publish);
+        # what is confirmed by then counts, the rest is retried.
+        _, late = await asyncio.wait(tasks, timeout=PUBLISH_TIMEOUT_SECONDS)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        results = [
+            TimeoutError("no confirm in time") if task in late else task.exception()
+            for task in tasks
+        ]
         return [result if isinstance(result, BaseException) else None for result in results]
 
     async def aclose(self) -> None:
