@@ -111,20 +111,27 @@ async def test_unverified_provider_email_is_409_and_changes_nothing(
     assert await _linked_notices(rt) == []
 
 
-async def test_verified_owner_takes_over_an_unverified_pre_registration(
+async def test_verified_provider_email_links_an_unverified_person_and_keeps_the_password(
     client: Client, rt: Runtime, providers: FakeProviders
 ) -> None:
-    squatter = await signed_in(rt, email="ada@example.com", verified=False, password="squat-pass-1")
+    owner = await signed_in(rt, email="ada@example.com", verified=False, password="own-pass-12")
     token = providers.google_token(email="ada@example.com", email_verified=True)
     response = await client.post("/social/google", json={"idtoken": token})
     assert response.status_code == 200
-    assert (await response.get_json())["user"]["verified"] is True
-    # Whoever registered the address without proving it loses the password and sessions.
+    body = await response.get_json()
+    assert body["user"]["verified"] is True
+    assert body["user"]["entity_id"] == owner.person.entity_id
+    # API.md §7: linked, not taken over. The password and sessions stay; a notice was queued.
     login = await client.post(
-        "/login", json={"email": "ada@example.com", "password": "squat-pass-1"}
+        "/login", json={"email": "ada@example.com", "password": "own-pass-12"}
     )
-    assert login.status_code == 401
-    assert (await client.get("/social", headers=squatter.headers)).status_code == 401
+    assert login.status_code == 200
+    listing = await client.get("/social", headers=owner.headers)
+    assert {m["provider"] for m in (await listing.get_json())["login_methods"]} == {
+        "signup",
+        "google",
+    }
+    assert len(await _linked_notices(rt)) == 1
 
 
 async def test_mfa_person_gets_the_second_factor_step_not_a_token(

@@ -21,7 +21,7 @@ from quart_template.events.outbox import enqueue_email
 from quart_template.mfa.challenge import begin_second_factor
 from quart_template.runtime import Runtime
 from quart_template.sessions.auth import Caller
-from quart_template.sessions.service import IssuedToken, issue_session, revoke_all_sessions
+from quart_template.sessions.service import IssuedToken, issue_session
 from quart_template.social import repository as repo
 from quart_template.social.providers.base import Identity
 from quart_template.social.transactions import retryable, write_gate
@@ -115,19 +115,17 @@ async def _link_by_email(
             f"your {title(identity.provider)} account."
         )
     if not person.verified:
-        await _take_over_unverified(db, person)
+        _mark_verified(person)
     _link(db, rt, person, identity)
     return person
 
 
-async def _take_over_unverified(db: AsyncSession, person: Person) -> None:
-    """The provider proved who owns the address; whoever registered it unverified (maybe an
-    attacker pre-registering the victim's email) loses the password and sessions they set."""
+def _mark_verified(person: Person) -> None:
+    """The provider proved the address, so the person is verified. API.md §7 says "linked":
+    the password and sessions stay (the linking email notice warns an owner who did not do it)."""
     person.verified = True
     person.verified_on = utcnow()
-    person.password_hash = None
     person.changed_by_id = person.entity_id
-    await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
 
 
 async def _new_person(db: AsyncSession, rt: Runtime, identity: Identity) -> Person:
