@@ -160,8 +160,10 @@ async def _check_json_body() -> Response | None:
     if not is_json:
         return error_response(415, "Unsupported media type: please use 'application/json'.")
     try:
-        parsed: Any = json.loads(body)
-    except ValueError:
+        # Decoded first so a BOM is refused here as it would be by the view's parser;
+        # absurd nesting (RecursionError) is a bad body, not a crash.
+        parsed: Any = json.loads(body if isinstance(body, str) else body.decode("utf-8"))
+    except (ValueError, RecursionError):
         return error_response(400, JSON_REQUIRED)
     if not isinstance(parsed, dict):
         return error_response(400, JSON_REQUIRED)
