@@ -1,0 +1,721 @@
+"""Black-box contract of API.md §1, §2 (accounts and sessions), §3 and §8: HTTP and email only."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+from quart_template.app import create_app
+from quart_template.runtime import Runtime
+from quart_template.settings import Settings
+from tests.fakes.smtp import SmtpSink
+
+PASSWORD = "a long enough passphrase"
+EMAIL = "grace@example.com"
+SIGNUP = {
+    "login_method": "signup",
+    "first_name": "Grace",
+    "last_name": "Hopper",
+    "email": EMAIL,
+    "password": PASSWORD,
+}
+USER_FIELDS = {
+    "access_token",
+    "active",
+    "email",
+    "entity_id",
+    "first_name",
+    "last_name",
+    "latest",
+    "login_method",
+    "verified",
+    "verified_on",
+    "mfa_enabled",
+    "expires_in",
+}
+SIGNED_UP = "User successfully created and a confirmation email has been sent via email."
+RESENT = "A confirmation email has been sent via email."
+FORGOT = "Password reset email sent to the user"
+RESET = "Your password has been updated! You are now able to log in."
+UPDATED = "Password has been updated!!"
+LOGGED_OUT = "User successfully logged out."
+VERIFIED = "You have confirmed your account. Thanks!"
+
+
+@pytest.fixture
+def settings(smtp_settings: Settings) -> Settings:
+    return smtp_settings
+
+
+async def _json_error(response: Any, status: int) -> dict[str, Any]:
+    """The response is the contract's JSON error shape with this status."""
+    assert response.status_code == status, await response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = await response.get_json()
+    assert body["success"] is False
+    assert isinstance(body["message"], str) and body["message"]
+    assert "WWW-Authenticate" not in response.headers
+    return dict(body)
+
+
+def _uidb64(entity_id: str) -> str:
+    return base64.urlsafe_b64encode(entity_id.encode()).decode().rstrip("=")
+
+
+def _split(link: str, route: str) -> tuple[str, str]:
+    prefix = f"http://frontend.test/session/{route}/"
+    assert link.startswith(prefix), link
+    token, uidb64 = link[len(prefix) :].split("/")
+    return token, uidb64
+
+
+async def _mail_link(rt: Runtime, sink: SmtpSink, to: str, route: str) -> tuple[str, str]:
+    assert rt.relay is not None
+    await rt.relay.drain()
+    links = [x for x in sink.last(to=to).links() if f"/session/{route}/" in x]
+    assert links, sink.last(to=to).text
+    return _split(links[0], route)
+
+
+async def _login(client: Client, email: str = EMAIL, password: str = PASSWORD, **kw: Any) -> Any:
+    return await client.post("/login", json={"email": email, "password": password}, **kw)
+
+
+async def _signed_up(client: Client) -> dict[str, Any]:
+    assert (await client.post("/signup", json=SIGNUP)).status_code in (200, 201)
+    response = await _login(client)
+    assert response.status_code == 200
+    user: dict[str, Any] = (await response.get_json())["user"]
+    return user
+
+
+def _auth(token: str, scheme: str = "Basic") -> dict[str, str]:
+    return {"Authorization": f"{scheme} {token}"}
+
+
+# --- §1 conventions -------------------------------------------------------------------
+
+
+async def test_root_welcomes_in_plain_text(client: Client) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert (await response.get_data(as_text=True)).strip() == "Welcome to Quart Template."
+
+
+async def test_unknown_path_and_wrong_method_are_json(client: Client) -> None:
+    await _json_error(await client.get("/no/such/path"), 404)
+    await _json_error(await client.post("/no/such/path", json={}), 404)
+    await _json_error(await client.get("/login"), 405)
+    await _json_error(await client.put("/signup", json=SIGNUP), 405)
+    await _json_error(await client.delete("/logout"), 405)
+
+
+@pytest.mark.parametrize(
+    "path", ["/login", "/signup", "/forgot_password", "/resend_confirmation", "/update_password"]
+)
+@pytest.mark.parametrize("raw", ["{bad", "[1, 2]", '"text"', "42", "null", "", "true"])
+async def test_a_body_that_is_not_a_json_object_is_400(client: Client, path: str, raw: str) -> None:
+    response = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
+    if path == "/update_password" and response.status_code == 401:
+        return  # authentication may be checked first
+    body = await _json_error(response, 400)
+    assert body["message"] == "Please use 'application/json'"
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup", "/forgot_password", "/logout"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_a_non_json_content_type_is_415(client: Client, path: str, content_type: str) -> None:
+    response = await client.post(path, data="email=a", headers={"Content-Type": content_type})
+    await _json_error(response, 415)
+
+
+async def test_a_body_over_64_kib_is_413(client: Client) -> None:
+    big = {"email": "a@example.com", "password": "x" * (64 * 1024)}
+    await _json_error(await client.post("/login", json=big), 413)
+    await _json_error(await client.post("/signup", json={**SIGNUP, "first_name": "x" * 70000}), 413)
+
+
+@pytest.mark.parametrize("field", ["verified", "mfa_enabled", "active", "entity_id", "is_admin"])
+async def test_signup_rejects_unknown_fields(client: Client, field: str) -> None:
+    await _json_error(await client.post("/signup", json={**SIGNUP, field: True}), 400)
+    assert (await _login(client)).status_code == 401
+
+
+async def test_other_bodies_reject_unknown_fields(client: Client) -> None:
+    await _json_error(
+        await client.post("/login", json={"email": EMAIL, "password": "x" * 9, "a": 1}), 400
+    )
+    await _json_error(await client.post("/forgot_password", json={"email": EMAIL, "x": 1}), 400)
+
+
+async def test_size_limits(client: Client) -> None:
+    for field in ("first_name", "last_name"):
+        await _json_error(await client.post("/signup", json={**SIGNUP, field: "x" * 121}), 400)
+    long_email = "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "c" * 12 + ".com"
+    assert len(long_email) > 254
+    await _json_error(
+        await client.post("/signup", json={**SIGNUP, "email": "x" * 315 + "@a.com"}), 400
+    )
+    ok = await client.post(
+        "/signup", json={**SIGNUP, "first_name": "é" * 120, "last_name": "L" * 120}
+    )
+    assert ok.status_code in (200, 201)
+
+
+async def test_user_object_fields_and_types(client: Client) -> None:
+    before = int(time.time())
+    user = await _signed_up(client)
+    assert set(user) == USER_FIELDS
+    assert isinstance(user["access_token"], str) and user["access_token"]
+    assert user["email"] == EMAIL
+    assert user["first_name"] == "Grace" and user["last_name"] == "Hopper"
+    assert isinstance(user["entity_id"], str) and len(user["entity_id"]) == 32
+    int(user["entity_id"], 16)
+    assert user["active"] == 1 and user["latest"] == 1
+    assert user["verified"] == 0 and user["verified_on"] is None
+    assert user["mfa_enabled"] is False
+    assert user["login_method"] is None
+    assert type(user["expires_in"]) is int
+    assert before + 3600 - 5 <= user["expires_in"] <= int(time.time()) + 3600 + 5
+
+
+async def test_token_responses_are_not_cached(client: Client) -> None:
+    await client.post("/signup", json=SIGNUP)
+    response = await _login(client)
+    assert "no-store" in response.headers.get("Cache-Control", "")
+
+
+async def test_both_authorization_schemes_work(client: Client) -> None:
+    token = (await _signed_up(client))["access_token"]
+    for scheme in ("Basic", "Bearer"):
+        response = await client.get("/sessions", headers=_auth(token, scheme))
+        assert response.status_code == 200
+        assert (await response.get_json())["success"] is True
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Bearer",
+        "Basic ",
+        "Token abc",
+        "abc",
+        "Basic not-a-token",
+        "Bearer a.b.c",
+        "Basic " + base64.b64encode(b"grace@example.com:a long enough passphrase").decode(),
+        "Basic " + "x" * 5000,
+        "Basic \u00e9\u00e9\u00e9",
+        "Basic a b c",
+    ],
+)
+async def test_a_malformed_authorization_header_is_401_without_a_browser_prompt(
+    client: Client, header: str
+) -> None:
+    for method, path in (("GET", "/sessions"), ("POST", "/logout")):
+        response = await client.open(path, method=method, headers={"Authorization": header})
+        await _json_error(response, 401)
+    response = await client.post(
+        "/update_password",
+        json={"existing_password": PASSWORD, "new_password": "another passphrase"},
+        headers={"Authorization": header},
+    )
+    await _json_error(response, 401)
+
+
+async def test_missing_authorization_is_401_and_query_token_is_ignored(client: Client) -> None:
+    token = (await _signed_up(client))["access_token"]
+    await _json_error(await client.get("/sessions"), 401)
+    await _json_error(await client.get(f"/sessions?access_token={token}"), 401)
+    await _json_error(await client.get(f"/sessions?token={token}"), 401)
+    await _json_error(await client.post(f"/logout?access_token={token}"), 401)
+
+
+async def test_health_and_docs(client: Client) -> None:
+    healthz = await client.get("/healthz")
+    assert healthz.status_code == 200 and (await healthz.get_json())["status"] == "ok"
+    readyz = await client.get("/readyz")
+    body = await readyz.get_json()
+    assert readyz.status_code == 200
+    assert (body["status"], body["database"], body["broker"]) == ("ok", "ok", "off")
+    spec = await (await client.get("/openapi.json")).get_json()
+    assert spec["openapi"].startswith("3")
+    for path in (
+        "/login",
+        "/logout",
+        "/signup",
+        "/verify/{token}/{uidb64}",
+        "/forgot_password",
+        "/reset_password/{token}/{uidb64}",
+        "/update_password",
+        "/resend_confirmation",
+    ):
+        assert path in spec["paths"], path
+    assert "requestBody" in spec["paths"]["/signup"]["post"]
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and docs.mimetype == "text/html"
+
+
+# --- §2 accounts and sessions ----------------------------------------------------------
+
+
+async def test_signup_verify_journey_with_seed_messages(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    response = await client.post("/signup", json=SIGNUP, headers={"Host": "evil.example"})
+    assert response.status_code in (200, 201)
+    assert await response.get_json() == {"success": True, "message": SIGNED_UP}
+    token, uidb64 = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    assert "=" not in uidb64
+    entity_id = base64.urlsafe_b64decode(uidb64 + "=" * (-len(uidb64) % 4)).decode()
+    assert len(entity_id) == 32 and int(entity_id, 16) >= 0
+    for message in smtp_sink.to(EMAIL):
+        assert "evil.example" not in message.text + message.html
+
+    verified = await client.post(f"/verify/{token}/{uidb64}")
+    assert verified.status_code == 200
+    assert "no-store" in verified.headers.get("Cache-Control", "")
+    body = await verified.get_json()
+    assert body["success"] is True and body["message"] == VERIFIED
+    user = body["user"]
+    assert set(user) == USER_FIELDS
+    assert user["entity_id"] == entity_id and user["verified"] == 1
+    assert type(user["verified_on"]) is int and abs(user["verified_on"] - time.time()) < 60
+    assert type(user["expires_in"]) is int
+    sessions = await client.get("/sessions", headers=_auth(user["access_token"]))
+    assert sessions.status_code == 200
+
+    login = await _login(client)
+    logged = (await login.get_json())["user"]
+    assert logged["verified"] == 1 and logged["verified_on"] == user["verified_on"]
+    assert logged["access_token"] != user["access_token"]
+
+
+async def test_verify_with_bad_links_is_a_clean_4xx(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    await client.post("/signup", json=SIGNUP)
+    token, uidb64 = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    other = _uidb64("0" * 32)
+    for path in (
+        f"/verify/{token}/{other}",
+        f"/verify/{token}/!!!",
+        f"/verify/{token}/{_uidb64('not hex at all')}",
+        f"/verify/{token}/{'A' * 5000}",
+        f"/verify/{'x' * 5000}/{uidb64}",
+        f"/verify/{token[:-2]}/{uidb64}",
+        f"/verify/%C3%A9/{uidb64}",
+        f"/verify/{token}/%FF%FE",
+    ):
+        response = await client.post(path)
+        assert 400 <= response.status_code < 500, path
+        await _json_error(response, response.status_code)
+    await _json_error(await client.get(f"/verify/{token}/{uidb64}"), 405)
+
+
+async def test_verification_token_is_not_a_reset_token(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    await client.post("/signup", json=SIGNUP)
+    token, uidb64 = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    response = await client.post(
+        f"/reset_password/{token}/{uidb64}", json={"password": "x" * 12 + "yz"}
+    )
+    await _json_error(response, 400)
+    assert (await _login(client)).status_code == 200
+    await client.post("/forgot_password", json={"email": EMAIL})
+    reset, reset_uid = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    await _json_error(await client.post(f"/verify/{reset}/{reset_uid}"), 400)
+
+
+async def test_resend_confirmation(client: Client, rt: Runtime, smtp_sink: SmtpSink) -> None:
+    await client.post("/signup", json=SIGNUP)
+    for email in (EMAIL, "nobody@example.com"):
+        response = await client.post("/resend_confirmation", json={"email": email})
+        assert response.status_code == 200
+        assert await response.get_json() == {"success": True, "message": RESENT}
+    token, uidb64 = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    assert (await client.post(f"/verify/{token}/{uidb64}")).status_code == 200
+    assert smtp_sink.to("nobody@example.com") == []
+
+
+async def test_forgot_and_reset_password(client: Client, rt: Runtime, smtp_sink: SmtpSink) -> None:
+    user = await _signed_up(client)
+    for email in (EMAIL, "nobody@example.com", "GRACE@example.com"):
+        response = await client.post("/forgot_password", json={"email": email})
+        assert response.status_code == 200
+        assert await response.get_json() == {"success": True, "message": FORGOT}
+    token, uidb64 = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    assert base64.urlsafe_b64decode(uidb64 + "=" * (-len(uidb64) % 4)).decode() == user["entity_id"]
+    new = "a brand new passphrase"
+    done = await client.post(f"/reset_password/{token}/{uidb64}", json={"password": new})
+    assert done.status_code == 200
+    body = await done.get_json()
+    assert body == {"success": True, "message": RESET}
+    # Every session revoked; the reset did not sign anyone in; single use.
+    await _json_error(await client.get("/sessions", headers=_auth(user["access_token"])), 401)
+    again = await client.post(
+        f"/reset_password/{token}/{uidb64}", json={"password": "yet another phrase"}
+    )
+    await _json_error(again, 400)
+    await _json_error(await _login(client), 401)
+    assert (await _login(client, password=new)).status_code == 200
+
+
+async def test_reset_password_refuses_bad_passwords_and_links(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    await _signed_up(client)
+    await client.post("/forgot_password", json={"email": EMAIL})
+    token, uidb64 = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    for bad in ("short", "password", "12345678", EMAIL, "x" * 129):
+        await _json_error(
+            await client.post(f"/reset_password/{token}/{uidb64}", json={"password": bad}), 400
+        )
+    for body in ({}, {"password": None}, {"password": 12345678}, {"password": ["a"]}, {"pw": "x"}):
+        await _json_error(await client.post(f"/reset_password/{token}/{uidb64}", json=body), 400)
+    for path in (
+        f"/reset_password/{token}/!!",
+        f"/reset_password/junk/{uidb64}",
+        f"/reset_password/{token}/{_uidb64('f' * 32)}",
+        f"/reset_password/{'y' * 6000}/{uidb64}",
+    ):
+        response = await client.post(path, json={"password": "a fine new passphrase"})
+        await _json_error(response, 400)
+    assert (await _login(client)).status_code == 200
+
+
+async def test_update_password(client: Client) -> None:
+    user = await _signed_up(client)
+    other = (await (await _login(client)).get_json())["user"]["access_token"]
+    headers = _auth(user["access_token"])
+    wrong = await client.post(
+        "/update_password",
+        json={"existing_password": "not my passphrase", "new_password": "another passphrase"},
+        headers=headers,
+    )
+    await _json_error(wrong, 403)
+    weak = await client.post(
+        "/update_password",
+        json={"existing_password": PASSWORD, "new_password": "password"},
+        headers=headers,
+    )
+    await _json_error(weak, 400)
+    await _json_error(
+        await client.post(
+            "/update_password", json={"existing_password": PASSWORD}, headers=headers
+        ),
+        400,
+    )
+    done = await client.post(
+        "/update_password",
+        json={"existing_password": PASSWORD, "new_password": "another passphrase"},
+        headers=headers,
+    )
+    assert done.status_code == 200
+    assert await done.get_json() == {"success": True, "message": UPDATED}
+    assert (await client.get("/sessions", headers=headers)).status_code == 200
+    await _json_error(await client.get("/sessions", headers=_auth(other)), 401)
+    assert (await _login(client, password="another passphrase")).status_code == 200
+    await _json_error(await _login(client), 401)
+
+
+async def test_logout_revokes_the_token(client: Client) -> None:
+    token = (await _signed_up(client))["access_token"]
+    response = await client.post("/logout", headers=_auth(token))
+    assert response.status_code == 200
+    assert await response.get_json() == {"success": True, "message": LOGGED_OUT}
+    await _json_error(await client.post("/logout", headers=_auth(token)), 401)
+    await _json_error(await client.get("/sessions", headers=_auth(token, "Bearer")), 401)
+
+
+async def test_every_login_issues_a_fresh_token(client: Client) -> None:
+    first = await _signed_up(client)
+    second = (await (await _login(client)).get_json())["user"]
+    assert first["access_token"] != second["access_token"]
+    listed = await (await client.get("/sessions", headers=_auth(first["access_token"]))).get_json()
+    assert len(listed["sessions"]) == 2
+    assert "no-store" in (
+        await client.get("/sessions", headers=_auth(first["access_token"]))
+    ).headers.get("Cache-Control", "")
+
+
+# --- §3 policy and enumeration ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password", ["short12", "password", "12345678", EMAIL, "x" * 129, "GRACE@example.com"]
+)
+async def test_signup_password_policy(client: Client, password: str) -> None:
+    await _json_error(await client.post("/signup", json={**SIGNUP, "password": password}), 400)
+
+
+async def test_password_limits_at_the_edges(client: Client) -> None:
+    for i, password in enumerate(("q7#kd9Lm", "z" * 60 + "ab" * 34)):
+        assert len(password) in (8, 128)
+        body = {**SIGNUP, "email": f"edge{i}@example.com", "password": password}
+        assert (await client.post("/signup", json=body)).status_code in (200, 201)
+        assert (await _login(client, f"edge{i}@example.com", password)).status_code == 200
+
+
+async def test_nfkc_normalised_password(client: Client) -> None:
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c != " " else c for c in "passphrase wide")
+    await client.post("/signup", json={**SIGNUP, "password": fullwidth})
+    assert (await _login(client, password="passphrase wide")).status_code == 200
+
+
+async def test_login_failures_look_alike(client: Client) -> None:
+    await _signed_up(client)
+    unknown = await _json_error(await _login(client, "nobody@example.com"), 401)
+    wrong = await _json_error(await _login(client, password="not the passphrase"), 401)
+    assert unknown == wrong
+    assert await _json_error(await _login(client, "not an email", "x"), 401) == wrong
+
+
+async def test_signup_of_a_known_email_answers_the_same_and_mails_the_owner(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    await client.post("/signup", json=SIGNUP)
+    assert rt.relay is not None
+    await rt.relay.drain()
+    smtp_sink.clear()
+    again = await client.post("/signup", json={**SIGNUP, "password": "some other passphrase"})
+    assert again.status_code in (200, 201)
+    assert await again.get_json() == {"success": True, "message": SIGNED_UP}
+    await rt.relay.drain()
+    assert len(smtp_sink.to(EMAIL)) == 1
+    assert (await _login(client)).status_code == 200
+
+
+# --- §8 rate limits and proxies ---------------------------------------------------------
+
+
+async def _limited_app(make_settings: Callable[..., Settings], **overrides: Any) -> Any:
+    return create_app(make_settings(**overrides)).test_app()
+
+
+async def _retry_after(response: Any) -> int:
+    await _json_error(response, 429)
+    value = int(response.headers["Retry-After"])
+    assert 0 < value <= 3600
+    return value
+
+
+async def test_failed_logins_per_account_are_limited_but_forgot_password_works(
+    client: Client,
+) -> None:
+    await _signed_up(client)
+    for _ in range(5):
+        await _json_error(await _login(client, password="wrong passphrase"), 401)
+    await _retry_after(await _login(client, password="wrong passphrase"))
+    await _retry_after(await _login(client))
+    response = await client.post("/forgot_password", json={"email": EMAIL})
+    assert response.status_code == 200
+
+
+async def test_forgot_and_resend_are_limited_per_email(client: Client) -> None:
+    for path in ("/forgot_password", "/resend_confirmation"):
+        email = f"limit-{path[1:]}@example.com"
+        for _ in range(5):
+            assert (await client.post(path, json={"email": email})).status_code == 200
+        await _retry_after(await client.post(path, json={"email": email}))
+
+
+async def test_failed_logins_per_ip_ignore_untrusted_forwarded_for(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with await _limited_app(make_settings, login_limit_per_ip="3/15minutes") as served:
+        client: Client = served.app.test_client()
+        peer = {"client": ("203.0.113.7", 40000)}
+        for i in range(3):
+            response = await client.post(
+                "/login",
+                json={"email": f"u{i}@example.com", "password": "wrong passphrase"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                scope_base=peer,
+            )
+            await _json_error(response, 401)
+        response = await client.post(
+            "/login",
+            json={"email": "u9@example.com", "password": "wrong passphrase"},
+            headers={"X-Forwarded-For": "198.51.100.99"},
+            scope_base=peer,
+        )
+        await _retry_after(response)
+
+
+async def test_trusted_proxies_forwarded_for_is_believed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    overrides = {"login_limit_per_ip": "3/15minutes", "trusted_proxies": "10.0.0.0/8"}
+    async with await _limited_app(make_settings, **overrides) as served:
+        client: Client = served.app.test_client()
+        proxy = {"client": ("10.1.2.3", 40000)}
+        for i in range(6):
+            response = await client.post(
+                "/login",
+                json={"email": f"v{i}@example.com", "password": "wrong passphrase"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                scope_base=proxy,
+            )
+            await _json_error(response, 401)
+
+
+# --- no request produces a 500 ------------------------------------------------------------
+
+ODD_VALUES: list[Any] = [
+    None,
+    0,
+    -1,
+    10**40,
+    1.5e308,
+    True,
+    [],
+    ["a"],
+    {},
+    {"$gt": ""},
+    "",
+    " ",
+    "\u0000",
+    "\ud7ff\ue000\U0001f600",
+    "x" * 5000,
+    "a@b",
+    "é@例え.テスト",
+]
+ROUTES: list[tuple[str, list[str]]] = [
+    ("/login", ["email", "password"]),
+    ("/signup", ["first_name", "last_name", "email", "password", "login_method"]),
+    ("/resend_confirmation", ["email"]),
+    ("/forgot_password", ["email"]),
+    ("/update_password", ["existing_password", "new_password"]),
+]
+VALID: dict[str, Any] = {
+    "email": "odd@example.com",
+    "password": PASSWORD,
+    "first_name": "Odd",
+    "last_name": "Input",
+    "login_method": "signup",
+    "existing_password": PASSWORD,
+    "new_password": "another passphrase",
+}
+
+
+async def test_odd_json_values_never_make_a_500(client: Client) -> None:
+    token = (await _signed_up(client))["access_token"]
+    for path, fields in ROUTES:
+        headers = _auth(token) if path == "/update_password" else {}
+        for field in fields:
+            for value in ODD_VALUES:
+                body = {name: VALID[name] for name in fields}
+                body[field] = value
+                response = await client.post(path, json=body, headers=headers)
+                assert response.status_code < 500, (path, field, value)
+                if response.status_code >= 400:
+                    await _json_error(response, response.status_code)
+            missing = {name: VALID[name] for name in fields if name != field}
+            response = await client.post(path, json=missing, headers=headers)
+            if field not in ("first_name", "last_name", "login_method"):
+                await _json_error(response, 400)
+
+
+async def test_odd_paths_never_make_a_500(client: Client) -> None:
+    token = (await _signed_up(client))["access_token"]
+    odd = ["x" * 8000, "%00", "..", "%2F", "%E2%82%AC", "=", "-_", "A" * 43, "_" * 64]
+    for first in odd:
+        for second in odd:
+            for path in (f"/verify/{first}/{second}", f"/reset_password/{first}/{second}"):
+                response = await client.post(path, json={"password": "a fine passphrase"})
+                assert response.status_code < 500, path
+                await _json_error(response, response.status_code)
+    for session_id in ("x" * 8000, "%00", "1", "-1", "0" * 32):
+        response = await client.delete(f"/sessions/{session_id}", headers=_auth(token))
+        assert 400 <= response.status_code < 500
+        await _json_error(response, response.status_code)
+
+
+async def test_odd_headers_never_make_a_500(client: Client, app: Quart) -> None:
+    for headers in (
+        {"Content-Type": "application/json; charset=latin-1"},
+        {"Content-Type": "application/json", "Content-Length": "abc"},
+        {"Content-Type": "application/json", "X-Forwarded-For": "not-an-ip, ,::::"},
+        {"Content-Type": "application/json", "User-Agent": "x" * 10000},
+    ):
+        response = await client.post(
+            "/login", data='{"email": "a@b.c", "password": "x"}', headers=headers
+        )
+        assert response.status_code < 500, headers
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 30000 + b"]" * 30000,
+        b'{"email": ' + b"[" * 30000 + b"]" * 30000 + b', "password": "x"}',
+        b'\xef\xbb\xbf{"email": "a@b.com", "password": "x"}',
+        b'{"email": "\xff\xfe", "password": "x"}',
+        b'{"email": ' + b"9" * 5000 + b', "password": "x"}',
+        b'{"email": NaN, "password": "x"}',
+        b'{"email": "a\\ud800@b.com", "password": "abc\\udfffdefghij"}',
+    ],
+)
+async def test_odd_raw_bodies_are_400(client: Client, raw: bytes) -> None:
+    for path in ("/login", "/signup", "/forgot_password"):
+        response = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
+        await _json_error(response, 400)
+
+
+async def test_a_reset_link_dies_when_the_password_changes(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    token = (await _signed_up(client))["access_token"]
+    await client.post("/forgot_password", json={"email": EMAIL})
+    first = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    await client.post("/forgot_password", json={"email": EMAIL})
+    second = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    done = await client.post(
+        f"/reset_password/{second[0]}/{second[1]}", json={"password": "new phrase one"}
+    )
+    assert done.status_code == 200
+    stale = await client.post(
+        f"/reset_password/{first[0]}/{first[1]}", json={"password": "new phrase two"}
+    )
+    await _json_error(stale, 400)
+
+    login = await (await _login(client, password="new phrase one")).get_json()
+    token = login["user"]["access_token"]
+    await client.post("/forgot_password", json={"email": EMAIL})
+    third = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    changed = await client.post(
+        "/update_password",
+        json={"existing_password": "new phrase one", "new_password": "new phrase three"},
+        headers=_auth(token),
+    )
+    assert changed.status_code == 200
+    late = await client.post(
+        f"/reset_password/{third[0]}/{third[1]}", json={"password": "new phrase four"}
+    )
+    await _json_error(late, 400)
+    assert (await _login(client, password="new phrase three")).status_code == 200
+
+
+async def test_security_notices_by_email(client: Client, rt: Runtime, smtp_sink: SmtpSink) -> None:
+    token = (await _signed_up(client))["access_token"]
+    assert rt.relay is not None
+    await rt.relay.drain()
+    before = len(smtp_sink.to(EMAIL))
+    await client.post(
+        "/update_password",
+        json={"existing_password": PASSWORD, "new_password": "another passphrase"},
+        headers=_auth(token),
+    )
+    await rt.relay.drain()
+    notices = smtp_sink.to(EMAIL)[before:]
+    assert len(notices) == 1
+    assert PASSWORD not in notices[0].text and "another passphrase" not in notices[0].text
