@@ -293,8 +293,11 @@ async def test_odd_mfa_tokens_never_500(client: Client, mfa_token: object) -> No
 
 async def test_recovery_code_signs_in_once_case_insensitively(client: Client) -> None:
     enrolled = await enrol(client)
+    await sign_up_and_log_in(client, "other@example.com")
     mfa_token = await password_step(client, enrolled.email)
     code = enrolled.codes[0]
+    mismatch = {"mfa_token": mfa_token, "email": "other@example.com", "recovery_code": code}
+    assert (await post(client, "/verify_recovery_code", mismatch))[0] == 401
     response = await client.post(
         "/verify_recovery_code", json={"mfa_token": mfa_token, "recovery_code": code.lower()}
     )
