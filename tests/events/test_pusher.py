@@ -79,3 +79,31 @@ async def test_pusher_down_keeps_rows_pending_and_rabbitmq_unaffected(
                 merged.next_attempt_at = merged.created_at
         await rt.relay.drain()  # type: ignore[union-attr]
         assert len(await pusher_api.wait_for(2)) == 2
+
+
+def test_an_event_over_pusher_limit_is_refused_for_good() -> None:
+    import json
+
+    import pytest
+
+    from quart_template.events.destinations import PermanentDeliveryError
+    from quart_template.events.outbox import OutboxMessage
+    from quart_template.events.pusher import pusher_events
+
+    def row(data: dict[str, object]) -> OutboxMessage:
+        payload = json.dumps({"data": data})
+        return OutboxMessage(
+            entity="person",
+            action="update",
+            entity_id="e" * 32,
+            version=2,
+            owner_id="o" * 32,
+            payload=payload,
+        )
+
+    small = pusher_events(row({"first_name": "Ada"}), public_channels=False)
+    assert small == [
+        {"channel": f"private-person-{'o' * 32}", "name": "update", "data": '{"first_name":"Ada"}'}
+    ]
+    with pytest.raises(PermanentDeliveryError):
+        pusher_events(row({"first_name": "x" * 11_000}), public_channels=False)

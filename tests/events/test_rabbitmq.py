@@ -201,3 +201,18 @@ async def test_broker_lost_mid_run_rows_wait_and_follow_on_reconnect(
             versions[message.body["entity_id"]].append(message.body["version"])
     for entity_id in ids:
         assert versions[entity_id] == [1, 2]
+
+
+async def test_without_a_broker_configured_readyz_says_off(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with serving(make_settings()) as (app, rt):
+        assert "rabbitmq" not in rt.relay.destinations  # type: ignore[union-attr]
+        body = await (await app.test_client().get("/readyz")).get_json()
+        assert (body["status"], body["broker"]) == ("ok", "off")
+        assert body["outbox"] == {
+            "pending": 0,
+            "oldest_pending_age_seconds": None,
+            "dead": 0,
+            "destinations": {},
+        }
