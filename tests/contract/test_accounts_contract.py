@@ -719,3 +719,29 @@ async def test_security_notices_by_email(client: Client, rt: Runtime, smtp_sink:
     notices = smtp_sink.to(EMAIL)[before:]
     assert len(notices) == 1
     assert PASSWORD not in notices[0].text and "another passphrase" not in notices[0].text
+
+
+async def test_readyz_is_503_json_when_the_database_is_down(
+    client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("database down")
+
+    # Simulated outage: the ping and any other query (outbox numbers) fail.
+    monkeypatch.setattr("quart_template.health.ping", down)
+    monkeypatch.setitem(rt.extras, "outbox_metrics", down)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = await response.get_json()
+    assert (body["status"], body["database"], body["broker"]) == ("degraded", "down", "off")
+    assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_successful_logins_do_not_count_against_the_ip(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with await _limited_app(make_settings, login_limit_per_ip="3/15minutes") as served:
+        client: Client = served.app.test_client()
+        assert (await client.post("/signup", json=SIGNUP)).status_code in (200, 201)
+        for _ in range(6):
+            assert (await _login(client)).status_code == 200
