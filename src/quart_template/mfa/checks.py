@@ -37,8 +37,14 @@ def otp_secret(method: OtpMethod, *, settings: Settings) -> str:
     )
 
 
-def accept_code(method: OtpMethod, otp: str, *, settings: Settings, by: str) -> int | None:
-    """The accepted time step of `otp`, stored on the method so it never works again."""
+def accept_code(
+    method: OtpMethod, otp: str, *, settings: Settings, by: str, consume: bool = True
+) -> int | None:
+    """The accepted time step of `otp`. A second factor at sign-in (`consume=True`) must be newer
+    than the last one accepted and is stored so it never signs anyone in again. A signed-in
+    person confirming a setting (enrolment, turning MFA on or off) only proves they hold the
+    secret: their code is checked but not spent, so the same 30-second code that confirmed
+    enrolment may still finish the next login (the session already proves the first factor)."""
     try:
         secret = otp_secret(method, settings=settings)
     except DecryptionError:
@@ -49,8 +55,8 @@ def accept_code(method: OtpMethod, otp: str, *, settings: Settings, by: str) -> 
             extra={"event": "otp_secret_unreadable", "person_id": method.person_id},
         )
         return None
-    step = totp.matched_step(secret, otp, last_step=method.last_step)
-    if step is not None:
+    step = totp.matched_step(secret, otp, last_step=method.last_step if consume else None)
+    if step is not None and consume:
         method.last_step = step
         method.changed_by_id = by
     return step

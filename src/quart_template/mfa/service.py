@@ -117,7 +117,7 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str) -> list[str]:
             raise BadRequest(NO_METHOD)
         if method.confirmed:
             raise Conflict(ALREADY_VERIFIED)
-        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id)
+        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
         if step is not None:
             method.confirmed = True
             codes = await recovery.issue_codes(
@@ -142,7 +142,7 @@ async def enable_mfa(rt: Runtime, *, person: Person, otp: str) -> None:
         )
         if method is None or not method.confirmed:
             raise BadRequest(NOT_VERIFIED)
-        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id)
+        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
         if step is not None:
             current.mfa_enabled = True
             current.changed_by_id = current.entity_id
@@ -175,7 +175,8 @@ async def disable_mfa(
         )
         accepted = otp is None or (
             method is not None
-            and accept_code(method, otp, settings=rt.settings, by=current.entity_id) is not None
+            and accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
+            is not None
         )
         if accepted:
             await _turn_off(db, current, method)
