@@ -14,7 +14,7 @@ from quart.typing import TestClientProtocol as Client
 from quart_template.app import create_app
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.fakes.smtp import SmtpSink
+from tests.fakes.smtp import SmtpSink, free_port
 
 PASSWORD = "a long enough passphrase"
 EMAIL = "grace@example.com"
@@ -745,3 +745,105 @@ async def test_successful_logins_do_not_count_against_the_ip(
         assert (await client.post("/signup", json=SIGNUP)).status_code in (200, 201)
         for _ in range(6):
             assert (await _login(client)).status_code == 200
+
+
+async def test_trusted_proxy_limits_the_forwarded_client(
+    make_settings: Callable[..., Settings],
+) -> None:
+    overrides = {"login_limit_per_ip": "3/15minutes", "trusted_proxies": "10.0.0.0/8"}
+    async with await _limited_app(make_settings, **overrides) as served:
+        client: Client = served.app.test_client()
+        proxy = {"client": ("10.1.2.3", 40000)}
+        for i in range(3):
+            # The client made up the left entry; the proxy appended the real address.
+            response = await client.post(
+                "/login",
+                json={"email": f"w{i}@example.com", "password": "wrong passphrase"},
+                headers={"X-Forwarded-For": f"192.0.2.{i}, 198.51.100.20"},
+                scope_base=proxy,
+            )
+            await _json_error(response, 401)
+        response = await client.post(
+            "/login",
+            json={"email": "w9@example.com", "password": "wrong passphrase"},
+            headers={"X-Forwarded-For": "192.0.2.77, 198.51.100.20"},
+            scope_base=proxy,
+        )
+        await _retry_after(response)
+        other = await client.post(
+            "/login",
+            json={"email": "w9@example.com", "password": "wrong passphrase"},
+            headers={"X-Forwarded-For": "198.51.100.21"},
+            scope_base=proxy,
+        )
+        await _json_error(other, 401)
+
+
+async def test_signup_succeeds_while_email_cannot_be_sent(
+    make_settings: Callable[..., Settings], smtp_sink: SmtpSink
+) -> None:
+    overrides = {**smtp_sink.settings_overrides(), "mail_port": free_port("127.0.0.1")}
+    async with await _limited_app(make_settings, **overrides) as served:
+        client: Client = served.app.test_client()
+        response = await client.post("/signup", json=SIGNUP)
+        assert response.status_code in (200, 201)
+        assert await response.get_json() == {"success": True, "message": SIGNED_UP}
+        assert (await client.post("/forgot_password", json={"email": EMAIL})).status_code == 200
+
+
+def _clock_ahead(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
+    """Signed links are judged as if `seconds` had passed (only itsdangerous's clock moves)."""
+    import types
+
+    import itsdangerous.timed
+
+    real = time.time
+    monkeypatch.setattr(
+        itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: real() + seconds)
+    )
+
+
+async def test_links_expire_after_an_hour(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await client.post("/signup", json=SIGNUP)
+    verify = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    await client.post("/forgot_password", json={"email": EMAIL})
+    reset = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    _clock_ahead(monkeypatch, 3600 + 5)
+    await _json_error(await client.post(f"/verify/{verify[0]}/{verify[1]}"), 400)
+    late = await client.post(
+        f"/reset_password/{reset[0]}/{reset[1]}", json={"password": "new phrase one"}
+    )
+    await _json_error(late, 400)
+    monkeypatch.undo()
+    assert (await client.post(f"/verify/{verify[0]}/{verify[1]}")).status_code == 200
+
+
+async def test_link_lifetimes_are_settings(
+    make_settings: Callable[..., Settings], smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    overrides = {
+        **smtp_sink.settings_overrides(),
+        "verify_token_expire": 7200,
+        "reset_token_expire": 7200,
+    }
+    async with await _limited_app(make_settings, **overrides) as served:
+        client: Client = served.app.test_client()
+        rt: Runtime = served.app.extensions["runtime"]
+        await client.post("/signup", json=SIGNUP)
+        verify = await _mail_link(rt, smtp_sink, EMAIL, "login")
+        await client.post("/forgot_password", json={"email": EMAIL})
+        reset = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+        _clock_ahead(monkeypatch, 3600 + 5)
+        assert (await client.post(f"/verify/{verify[0]}/{verify[1]}")).status_code == 200
+        done = await client.post(
+            f"/reset_password/{reset[0]}/{reset[1]}", json={"password": "new phrase one"}
+        )
+        assert done.status_code == 200
+
+
+async def test_access_tokens_expire(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = (await _signed_up(client))["access_token"]
+    _clock_ahead(monkeypatch, 3600 + 5)
+    await _json_error(await client.get("/sessions", headers=_auth(token)), 401)
