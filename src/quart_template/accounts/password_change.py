@@ -56,7 +56,7 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
     try:
         async with rt.db() as db, db.begin():
             # Checked again inside the writing transaction: two uses of one link, one wins.
-            person = await _person_for_reset(db, rt, payload)
+            person = await _person_for_reset(db, rt, payload, for_update=True)
             _set_password(db, person, new_hash)
             if not person.verified:
                 # The link came by email: the address is proven.
@@ -67,8 +67,10 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
     log.info("password reset", extra={"event": "password_reset", "person_id": person.entity_id})
 
 
-async def _person_for_reset(db: AsyncSession, rt: Runtime, payload: dict[str, str]) -> Person:
-    person = await get_person(db, entity_id=payload["p"], with_password=True)
+async def _person_for_reset(
+    db: AsyncSession, rt: Runtime, payload: dict[str, str], *, for_update: bool = False
+) -> Person:
+    person = await get_person(db, entity_id=payload["p"], with_password=True, for_update=for_update)
     if person is None:
         raise BadRequest(INVALID_RESET_LINK)
     fingerprint = tokens.password_fingerprint(person, rt.settings)
@@ -99,7 +101,7 @@ async def update_password(
     new_hash = await hash_password(new, settings=rt.settings)
     try:
         async with rt.db() as db, db.begin():
-            current = await get_person(db, entity_id=person_id, with_password=True)
+            current = await get_person(db, entity_id=person_id, with_password=True, for_update=True)
             if current is None or current.password_hash != person.password_hash:
                 raise Forbidden(WRONG_EXISTING_PASSWORD)
             _set_password(db, current, new_hash)

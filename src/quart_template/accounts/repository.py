@@ -11,12 +11,15 @@ from quart_template.db import new_entity_id
 
 
 async def get_person(
-    db: AsyncSession, *, entity_id: str, with_password: bool = False
+    db: AsyncSession, *, entity_id: str, with_password: bool = False, for_update: bool = False
 ) -> Person | None:
-    """An active person by entity id."""
+    """An active person by entity id (`for_update`: row-locked, so concurrent writers of one
+    person queue instead of deadlocking on MySQL)."""
     query = select(Person).where(Person.entity_id == entity_id, Person.active.is_(True))
     if with_password:
         query = query.options(undefer(Person.password_hash))
+    if for_update:
+        query = query.with_for_update()
     return (await db.execute(query)).scalar_one_or_none()
 
 

@@ -101,7 +101,7 @@ async def verify_email(
         raise BadRequest(INVALID_CONFIRMATION_LINK)
     try:
         async with rt.db() as db, db.begin():
-            person = await get_person(db, entity_id=payload["p"])
+            person = await get_person(db, entity_id=payload["p"], for_update=True)
             if person is None or payload.get("e") != person.email_key:
                 raise BadRequest(INVALID_CONFIRMATION_LINK)
             if person.verified:
