@@ -110,16 +110,18 @@ async def revoke_session(db: AsyncSession, *, session: AuthSession, by: str | No
     await db.flush()
 
 
-async def find_session(db: AsyncSession, *, person_id: str, entity_id: str) -> AuthSession | None:
-    """One of the person's sessions that still works; None for anybody else's."""
-    result = await db.execute(
-        select(AuthSession).where(
-            AuthSession.entity_id == entity_id,
-            AuthSession.person_id == person_id,
-            AuthSession.active.is_(True),
-            AuthSession.expires_at > utcnow(),
-        )
+async def find_session(
+    db: AsyncSession, *, person_id: str, entity_id: str, for_update: bool = False
+) -> AuthSession | None:
+    """One of the person's sessions that still works; None for anybody else's. `for_update`
+    locks the row, so concurrent revocations queue instead of deadlocking on MySQL."""
+    query = select(AuthSession).where(
+        AuthSession.entity_id == entity_id,
+        AuthSession.person_id == person_id,
+        AuthSession.active.is_(True),
+        AuthSession.expires_at > utcnow(),
     )
+    result = await db.execute(query.with_for_update() if for_update else query)
     return result.scalar_one_or_none()
 
 
@@ -128,7 +130,7 @@ async def end_session(rt: Runtime, *, person_id: str, session_id: str) -> bool:
     there is no such live session."""
     try:
         async with rt.db() as db, db.begin():
-            row = await find_session(db, person_id=person_id, entity_id=session_id)
+            row = await find_session(db, person_id=person_id, entity_id=session_id, for_update=True)
             if row is None:
                 return False
             await revoke_session(db, session=row, by=person_id)
