@@ -847,3 +847,78 @@ async def test_access_tokens_expire(client: Client, monkeypatch: pytest.MonkeyPa
     token = (await _signed_up(client))["access_token"]
     _clock_ahead(monkeypatch, 3600 + 5)
     await _json_error(await client.get("/sessions", headers=_auth(token)), 401)
+
+
+async def test_no_password_token_or_link_reaches_the_logs(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    user = await _signed_up(client)
+    await _login(client, password="a wrong passphrase")
+    verify = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    await client.post(f"/verify/{verify[0]}/{verify[1]}")
+    await client.post("/forgot_password", json={"email": EMAIL})
+    reset = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    await client.post(f"/reset_password/{reset[0]}/{reset[1]}", json={"password": "new phrase one"})
+    secrets = [PASSWORD, "a wrong passphrase", "new phrase one", user["access_token"]]
+    secrets += [verify[0], reset[0], "/session/login/", "/session/reset-password/"]
+    lines = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
+    assert any("login" in line for line in lines)
+    for secret in secrets:
+        assert not [line for line in lines if secret in line], secret
+
+
+async def test_parallel_uses_of_one_link_or_token_never_500(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    import asyncio
+
+    user = await _signed_up(client)
+    verify = await _mail_link(rt, smtp_sink, EMAIL, "login")
+    verified = await asyncio.gather(
+        *(client.post(f"/verify/{verify[0]}/{verify[1]}") for _ in range(8))
+    )
+    codes = sorted(r.status_code for r in verified)
+    assert codes[0] == 200 and all(c in (200, 400, 409) for c in codes), codes
+
+    await client.post("/forgot_password", json={"email": EMAIL})
+    reset = await _mail_link(rt, smtp_sink, EMAIL, "reset-password")
+    resets = await asyncio.gather(
+        *(
+            client.post(
+                f"/reset_password/{reset[0]}/{reset[1]}", json={"password": f"new phrase {i}"}
+            )
+            for i in range(8)
+        )
+    )
+    codes = sorted(r.status_code for r in resets)
+    assert codes.count(200) == 1 and all(c in (200, 400, 409) for c in codes), codes
+    winner = next(i for i, r in enumerate(resets) if r.status_code == 200)
+    assert (await _login(client, password=f"new phrase {winner}")).status_code == 200
+
+    token = (await (await _login(client, password=f"new phrase {winner}")).get_json())["user"][
+        "access_token"
+    ]
+    outs = await asyncio.gather(*(client.post("/logout", headers=_auth(token)) for _ in range(8)))
+    codes = sorted(r.status_code for r in outs)
+    assert codes[0] == 200 and all(c in (200, 401) for c in codes), codes
+    assert user["access_token"] != token
+
+    token = (await (await _login(client, password=f"new phrase {winner}")).get_json())["user"][
+        "access_token"
+    ]
+    changes = await asyncio.gather(
+        *(
+            client.post(
+                "/update_password",
+                json={
+                    "existing_password": f"new phrase {winner}",
+                    "new_password": f"changed phrase {i}",
+                },
+                headers=_auth(token),
+            )
+            for i in range(6)
+        )
+    )
+    codes = sorted(r.status_code for r in changes)
+    assert 200 in codes and all(c in (200, 403, 409, 429) for c in codes), codes
