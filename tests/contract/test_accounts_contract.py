@@ -922,3 +922,47 @@ async def test_parallel_uses_of_one_link_or_token_never_500(
     )
     codes = sorted(r.status_code for r in changes)
     assert 200 in codes and all(c in (200, 403, 409, 429) for c in codes), codes
+
+
+async def test_parallel_requests_of_one_person_never_500(client: Client) -> None:
+    import asyncio
+
+    token = (await _signed_up(client))["access_token"]
+    logins = await asyncio.gather(*(_login(client) for _ in range(10)))
+    assert [r.status_code for r in logins] == [200] * 10
+    tokens = [(await r.get_json())["user"]["access_token"] for r in logins]
+    reads = await asyncio.gather(
+        *(client.get("/sessions", headers=_auth(t)) for t in [token, *tokens] * 2)
+    )
+    assert {r.status_code for r in reads} == {200}
+    ids = [s["id"] for s in (await reads[0].get_json())["sessions"]]
+    mixed = await asyncio.gather(
+        *(client.delete(f"/sessions/{i}", headers=_auth(token)) for i in ids[:5]),
+        *(client.post("/logout", headers=_auth(t)) for t in tokens[5:]),
+        client.post("/forgot_password", json={"email": EMAIL}),
+        client.post("/resend_confirmation", json={"email": EMAIL}),
+        _login(client),
+    )
+    assert all(r.status_code < 500 for r in mixed), [r.status_code for r in mixed]
+
+
+async def test_the_body_cap_is_exactly_64_kib(client: Client) -> None:
+    head, tail = b'{"email": "a@example.com", "password": "', b'"}'
+    for size, status in ((64 * 1024, 400), (64 * 1024 + 1, 413)):
+        raw = head + b"x" * (size - len(head) - len(tail)) + tail
+        assert len(raw) == size
+        response = await client.post(
+            "/login", data=raw, headers={"Content-Type": "application/json"}
+        )
+        await _json_error(response, status)
+
+
+async def test_default_per_ip_limit_is_50_failures(client: Client) -> None:
+    peer = {"client": ("203.0.113.50", 40000)}
+    for i in range(50):
+        body = {"email": f"ip{i}@example.com", "password": "wrong passphrase"}
+        await _json_error(await client.post("/login", json=body, scope_base=peer), 401)
+    body = {"email": "ip-last@example.com", "password": "wrong passphrase"}
+    await _retry_after(await client.post("/login", json=body, scope_base=peer))
+    other = {"client": ("203.0.113.51", 40000)}
+    await _json_error(await client.post("/login", json=body, scope_base=other), 401)
