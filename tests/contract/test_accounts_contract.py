@@ -966,3 +966,18 @@ async def test_default_per_ip_limit_is_50_failures(client: Client) -> None:
     await _retry_after(await client.post("/login", json=body, scope_base=peer))
     other = {"client": ("203.0.113.51", 40000)}
     await _json_error(await client.post("/login", json=body, scope_base=other), 401)
+
+
+async def test_sessions_record_the_believable_client_ip(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with await _limited_app(make_settings, trusted_proxies="10.0.0.0/8") as served:
+        client: Client = served.app.test_client()
+        await client.post("/signup", json=SIGNUP)
+        spoofed = {"X-Forwarded-For": "192.0.2.1"}
+        direct = await _login(client, headers=spoofed, scope_base={"client": ("203.0.113.5", 1)})
+        proxied = await _login(client, headers=spoofed, scope_base={"client": ("10.0.0.9", 1)})
+        token = (await direct.get_json())["user"]["access_token"]
+        assert (await proxied.get_json())["user"]["access_token"]
+        listed = await (await client.get("/sessions", headers=_auth(token))).get_json()
+        assert sorted(s["ip"] for s in listed["sessions"]) == ["192.0.2.1", "203.0.113.5"]
