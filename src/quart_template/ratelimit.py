@@ -186,6 +186,14 @@ async def guard_email_sending(email: str, *, scope: str = EMAIL_SCOPE) -> None:
         await limiter.hit(item, *key)
 
 
+async def may_notify(email: str, *, scope: str = "notice") -> bool:
+    """Whether one more unsolicited notice (e.g. "someone signed up with your address") may go
+    to this address: the same per-address budget as forgot/resend, but over it the notice is
+    dropped silently, so the caller's answer reveals nothing and the owner is not flooded."""
+    limiter = rate_limiter()
+    return await limiter.hit(limiter.per_address, scope, "address", _account_key(email))
+
+
 def rate_limited(
     scope: str,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:

@@ -72,6 +72,17 @@ async def test_signup_of_a_known_email_answers_the_same_and_tells_the_owner(
     assert (await log_in(client, "grace@example.com", SIGNUP["password"])).status_code == 401
 
 
+async def test_repeated_signups_of_a_known_email_do_not_flood_the_owner(
+    client: Client, rt: Runtime
+) -> None:
+    await create_person(rt, email="grace@example.com")
+    for _ in range(8):
+        response = await client.post("/signup", json={**SIGNUP, "email": "grace@example.com"})
+        assert response.status_code == 201  # the answer never changes
+    notices = await emails(rt, event="ACCOUNT_EXISTS", to="grace@example.com")
+    assert len(notices) == 5  # EMAIL_LIMIT_PER_ADDRESS: 5 per hour
+
+
 async def test_concurrent_signups_of_one_email_make_exactly_one_person(
     client: Client, rt: Runtime
 ) -> None:

@@ -27,6 +27,7 @@ from quart_template.mfa.challenge import begin_second_factor
 from quart_template.ratelimit import (
     guard_credentials,
     guard_email_sending,
+    may_notify,
     record_credential_failure,
 )
 from quart_template.runtime import Runtime
@@ -47,11 +48,13 @@ async def sign_up(rt: Runtime, *, data: SignupRequest) -> None:
         raise BadRequest(problem)
     # Hashed for known emails too, so the answer takes as long either way.
     password_hash = await hash_password(data.password, settings=rt.settings)
+    notify = await may_notify(data.email)
     try:
         async with rt.db() as db, db.begin():
             existing = await get_person_by_email(db, email=data.email)
             if existing is not None:
-                _tell_owner(db, rt, existing)
+                if notify:
+                    _tell_owner(db, rt, existing)
                 return
             person = add_person(
                 db,
@@ -71,7 +74,7 @@ async def sign_up(rt: Runtime, *, data: SignupRequest) -> None:
         # A concurrent sign-up of the same email won the unique `email_key`.
         async with rt.db() as db, db.begin():
             existing = await get_person_by_email(db, email=data.email)
-            if existing is not None:
+            if existing is not None and notify:
                 _tell_owner(db, rt, existing)
         return
     log.info("signup", extra={"event": "signup", "person_id": person.entity_id})
