@@ -24,13 +24,11 @@ from quart_template.mfa.schemas import (
 from quart_template.ratelimit import rate_limited
 from quart_template.request_meta import client_ip, user_agent
 from quart_template.runtime import runtime
-from quart_template.schema import Message
+from quart_template.schema import NO_STORE, Message
 from quart_template.sessions.auth import current_caller, login_required
 
 blueprint = Blueprint("mfa", __name__)
 
-# Secrets, QR codes, recovery codes and tokens must not be kept by browsers or proxies.
-NO_STORE = {"Cache-Control": "no-store"}
 
 OTP_VERIFIED = "OTP verified successfully"
 ENABLED = "MFA enabled successfully"

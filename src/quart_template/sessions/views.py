@@ -7,10 +7,9 @@ from typing import Any
 from quart import Blueprint, Response
 from quart_schema import document_response
 
-from quart_template.accounts.views import reply
 from quart_template.errors import NotFound
 from quart_template.runtime import runtime
-from quart_template.schema import Message, ResponseModel
+from quart_template.schema import Message, ResponseModel, reply
 from quart_template.sessions.auth import current_caller, login_required
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.service import end_session, sessions_of

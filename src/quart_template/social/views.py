@@ -12,7 +12,7 @@ from quart_template.errors import Unauthorized
 from quart_template.ratelimit import rate_limited, record_credential_failure
 from quart_template.request_meta import client_ip, user_agent
 from quart_template.runtime import runtime
-from quart_template.schema import Message
+from quart_template.schema import NO_STORE, Message
 from quart_template.sessions.auth import (
     current_caller,
     login_optional,
@@ -33,8 +33,6 @@ from quart_template.social.schemas import (
 
 blueprint = Blueprint("social", __name__)
 
-# Answers carrying a token must not be kept by browsers or proxies.
-NO_STORE = {"Cache-Control": "no-store"}
 DELETED = "Login method is deleted"
 
 Reply = tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int]
