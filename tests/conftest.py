@@ -28,7 +28,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL")
 
 # Fake internet services (real servers on 127.0.0.1): their fixtures are available everywhere.
-pytest_plugins = ["tests.fakes.smtp"]
+pytest_plugins = ["tests.fakes.smtp", "tests.fakes.broker"]
 
 
 def _base_env() -> dict[str, Any]:

@@ -5,42 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
 
 from tests.fakes.pusher_api import FakePusherAPI
-
-LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-def _reachable(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def amqp_url() -> str:
-    """TEST_AMQP_URL (CI: unreachable fails), else the local broker, else skip."""
-    configured = os.environ.get("TEST_AMQP_URL")
-    if configured:
-        if not _reachable(configured):
-            pytest.fail(f"TEST_AMQP_URL is set but the broker does not answer: {configured}")
-        return configured
-    if not _reachable(LOCAL_AMQP_URL):
-        pytest.skip("no RabbitMQ: set TEST_AMQP_URL or run one on 127.0.0.1:5672")
-    return LOCAL_AMQP_URL
 
 
 def closed_port() -> int:
