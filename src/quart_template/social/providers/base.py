@@ -84,6 +84,33 @@ def json_body(response: httpx.Response, *, title: str, refused: str) -> dict[str
     return body
 
 
+async def code_for_token(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    data: dict[str, str | None],
+    title: str,
+    refused: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """An OAuth code exchanged for a token answer. Providers answer a bad or used code with
+    200 and an `error` field as often as with a 4xx: both are the provider refusing it (401)."""
+    response = await call(
+        http,
+        "POST",
+        url,
+        title=title,
+        seconds=seconds,
+        data=data,
+        headers={"Accept": "application/json"},
+    )
+    body = json_body(response, title=title, refused=refused)
+    if "error" in body:
+        raise Unauthorized(refused)
+    required_text(body, "access_token", title=title)
+    return body
+
+
 def required_text(body: dict[str, Any], key: str, *, title: str) -> str:
     """A field the provider must send; without it the answer is unusable (502)."""
     value = body.get(key)

@@ -7,11 +7,12 @@ from typing import Any
 
 import httpx
 
-from quart_template.errors import APIError, BadGateway, Unauthorized
+from quart_template.errors import APIError, BadGateway
 from quart_template.settings import Settings
 from quart_template.social.providers.base import (
     Identity,
     call,
+    code_for_token,
     json_answer,
     json_body,
     not_configured,
@@ -38,25 +39,18 @@ async def exchange(payload: CodeSignIn, *, http: httpx.AsyncClient, settings: Se
 async def _access_token(
     code: str, *, http: httpx.AsyncClient, settings: Settings
 ) -> dict[str, Any]:
-    response = await call(
+    return await code_for_token(
         http,
-        "POST",
         f"{settings.github_oauth_url}/access_token",
-        title=TITLE,
-        seconds=settings.provider_timeout,
         data={
             "client_id": settings.github_client_id,
             "client_secret": settings.github_oauth_client_secret,
             "code": code,
         },
-        headers={"Accept": "application/json"},
+        title=TITLE,
+        refused=REFUSED,
+        seconds=settings.provider_timeout,
     )
-    body = json_body(response, title=TITLE, refused=REFUSED)
-    # GitHub answers a bad or used code with 200 and an `error` field.
-    if "error" in body:
-        raise Unauthorized(REFUSED)
-    required_text(body, "access_token", title=TITLE)
-    return body
 
 
 async def _profile(

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
-from quart_template.errors import Unauthorized
 from quart_template.settings import Settings
 from quart_template.social.providers.base import (
     Identity,
     call,
+    code_for_token,
     json_body,
     not_configured,
     optional_text,
@@ -46,12 +46,9 @@ async def exchange(payload: CodeSignIn, *, http: httpx.AsyncClient, settings: Se
 async def _access_token(
     code: str, *, http: httpx.AsyncClient, settings: Settings
 ) -> dict[str, Any]:
-    response = await call(
+    return await code_for_token(
         http,
-        "POST",
         f"{settings.linkedin_oauth_url}/accessToken",
-        title=TITLE,
-        seconds=settings.provider_timeout,
         data={
             "grant_type": "authorization_code",
             "code": code,
@@ -59,13 +56,10 @@ async def _access_token(
             "client_id": settings.linkedin_client_id,
             "client_secret": settings.linkedin_oauth_client_secret,
         },
-        headers={"Accept": "application/json"},
+        title=TITLE,
+        refused=REFUSED,
+        seconds=settings.provider_timeout,
     )
-    body = json_body(response, title=TITLE, refused=REFUSED)
-    if "error" in body:
-        raise Unauthorized(REFUSED)
-    required_text(body, "access_token", title=TITLE)
-    return body
 
 
 def _identity(token: dict[str, Any], userinfo: dict[str, Any]) -> Identity:
