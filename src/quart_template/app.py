@@ -119,9 +119,11 @@ def _register_request_guards(app: Quart, settings: Settings) -> None:
 
     @app.before_request
     async def _guard() -> Response | None:
-        origin = request.headers.get("Origin", "").rstrip("/")
-        if request.method == "OPTIONS" and origin and origin in origins:
-            return Response("", status=204)
+        if request.routing_exception is not None:
+            return None  # an unknown path or method is a 404/405, whatever its body
+        if request.method == "OPTIONS":  # CORS headers, if any, come in `_cors`
+            methods = request.url_rule.methods if request.url_rule else None
+            return Response("", status=204, headers={"Allow": ", ".join(sorted(methods or ()))})
         if request.method not in BODY_METHODS:
             return None
         length = request.content_length

@@ -36,6 +36,25 @@ async def test_wrong_method_is_json_405(client: Client) -> None:
     assert body["success"] is False
 
 
+async def test_unknown_path_or_method_wins_over_body_rules(client: Client) -> None:
+    text_body = {"headers": {"Content-Type": "text/plain"}, "data": "hi"}
+    assert (await client.post("/no/such/path", **text_body)).status_code == 404
+    assert (await client.post("/no/such/path", json=[1])).status_code == 404
+    response = await client.put("/login", **text_body)
+    assert response.status_code == 405
+    assert (await response.get_json())["success"] is False
+
+
+async def test_preflight_is_204_with_cors_only_for_the_front_end(client: Client) -> None:
+    allowed = await client.options("/login", headers={"Origin": "http://frontend.test"})
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://frontend.test"
+    assert "POST" in allowed.headers["Allow"]
+    foreign = await client.options("/login", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 204
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
 async def test_openapi_document_and_docs(client: Client) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
