@@ -53,7 +53,7 @@ def limited_app(settings: Settings, calls: list[str] | None = None) -> Quart:
 
     @app.post("/_test/forgot")
     async def forgot() -> dict[str, bool]:
-        await guard_email_sending((await request.get_json())["email"])
+        await guard_email_sending((await request.get_json())["email"], scope="forgot_password")
         return {"success": True}
 
     return app
@@ -231,7 +231,29 @@ def test_rate_limited_marks_the_view() -> None:
     assert rate_limit_scope(view) is None
 
 
-@pytest.mark.parametrize("variable", ["login_limit_per_account", "email_limit_per_address"])
+async def test_email_sending_per_client_ip_whatever_the_address(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with serving(make_settings(email_limit_per_ip="3/hour")) as client:
+        for n in range(3):
+            sent = await client.post(
+                "/_test/forgot", json={"email": f"u{n}@example.com"}, **from_ip("1.1.1.1")
+            )
+            assert sent.status_code == 200
+        refused = await client.post(
+            "/_test/forgot", json={"email": "u9@example.com"}, **from_ip("1.1.1.1")
+        )
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        elsewhere = await client.post(
+            "/_test/forgot", json={"email": "u9@example.com"}, **from_ip("2.2.2.2")
+        )
+        assert elsewhere.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["login_limit_per_account", "email_limit_per_address", "email_limit_per_ip"],
+)
 def test_bad_limit_setting_stops_start_up(
     make_settings: Callable[..., Settings], variable: str
 ) -> None:

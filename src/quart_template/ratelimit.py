@@ -7,7 +7,7 @@ Callers use these functions (scope separates the counters: "login", "mfa", "reco
     if not ok:
         await record_credential_failure(account=email, scope="login")
 
-    await guard_email_sending(email)   # forgot/resend: every call counts, 429 when over
+    await guard_email_sending(email, scope="forgot_password")   # every call counts; 429 over
 
 and mark every credential-checking view with `@rate_limited(scope)`; a test walks the routes.
 The mark also refuses an over-limit client IP before the view runs, and counts a 400/401/403
@@ -62,6 +62,7 @@ class CredentialLimiter:
         self.per_account = parse(settings.login_limit_per_account)
         self.per_ip = parse(settings.login_limit_per_ip)
         self.per_address = parse(settings.email_limit_per_address)
+        self.emails_per_ip = parse(settings.email_limit_per_ip)
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._redis_storage: RedisStorage | None = None
         self._redis: MovingWindowRateLimiter | None = None
@@ -177,10 +178,14 @@ async def record_credential_failure(*, account: str | None, scope: str = "login"
         await limiter.hit(item, *key)
 
 
-async def guard_email_sending(email: str, *, scope: str = EMAIL_SCOPE) -> None:
-    """Count one email-sending request (forgot, resend) per address and client IP; 429 over."""
+async def guard_email_sending(email: str, *, scope: str) -> None:
+    """Count one email-sending request per address (each scope, e.g. forgot or resend, has its
+    own budget) and per client IP (one budget for all addresses); 429 over either."""
     limiter = rate_limiter()
-    keys = _keys(limiter, scope, email, limiter.per_address)
+    keys: list[tuple[RateLimitItem, tuple[str, ...]]] = [
+        (limiter.per_address, (scope, "account", _account_key(email))),
+        (limiter.emails_per_ip, (EMAIL_SCOPE, "sending-ip", client_ip())),
+    ]
     await _refuse_if_over(keys, scope)
     for item, key in keys:
         await limiter.hit(item, *key)

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     login_limit_per_account: str = "5/15minutes"
     login_limit_per_ip: str = "50/15minutes"
     email_limit_per_address: str = "5/hour"
+    email_limit_per_ip: str = "200/hour"
 
     # --- email -------------------------------------------------------------------------
     email_backend: Literal["console", "smtp", "rabbitmq"] = "console"
@@ -208,7 +209,12 @@ class Settings(BaseSettings):
 
         from limits import parse
 
-        limits = ("login_limit_per_account", "login_limit_per_ip", "email_limit_per_address")
+        limits = (
+            "login_limit_per_account",
+            "login_limit_per_ip",
+            "email_limit_per_address",
+            "email_limit_per_ip",
+        )
         for variable in limits:
             try:
                 parse(getattr(self, variable))

@@ -528,6 +528,17 @@ async def test_forgot_and_resend_are_limited_per_email(client: Client) -> None:
         await _retry_after(await client.post(path, json={"email": email}))
 
 
+async def test_forgot_and_resend_have_a_budget_each(client: Client) -> None:
+    email = "both-budgets@example.com"
+    for _ in range(5):
+        assert (await client.post("/forgot_password", json={"email": email})).status_code == 200
+    await _retry_after(await client.post("/forgot_password", json={"email": email}))
+    for _ in range(5):
+        sent = await client.post("/resend_confirmation", json={"email": email})
+        assert sent.status_code == 200
+    await _retry_after(await client.post("/resend_confirmation", json={"email": email}))
+
+
 async def test_failed_logins_per_ip_ignore_untrusted_forwarded_for(
     make_settings: Callable[..., Settings],
 ) -> None:

@@ -32,7 +32,7 @@ WRONG_EXISTING_PASSWORD = "The existing password is incorrect."
 
 async def send_reset_link(rt: Runtime, *, email: str) -> None:
     """Email a reset link to a known address; unknown ones get the same answer and nothing."""
-    await guard_email_sending(email)
+    await guard_email_sending(email, scope="forgot_password")
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email, with_password=True)
         if person is None:

@@ -129,7 +129,7 @@ async def verify_email(
 
 async def resend_confirmation(rt: Runtime, *, email: str) -> None:
     """A fresh verification link for an unverified person; known or not, the same answer."""
-    await guard_email_sending(email)
+    await guard_email_sending(email, scope="resend_confirmation")
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email)
         if person is not None and not person.verified:
