@@ -402,6 +402,13 @@ async def test_update_password(client: Client) -> None:
         headers=headers,
     )
     await _json_error(wrong, 403)
+    # The old password is checked first: a wrong one is a 403 whatever the new one is.
+    wrong_and_weak = await client.post(
+        "/update_password",
+        json={"existing_password": "not my passphrase", "new_password": "password"},
+        headers=headers,
+    )
+    await _json_error(wrong_and_weak, 403)
     weak = await client.post(
         "/update_password",
         json={"existing_password": PASSWORD, "new_password": "password"},

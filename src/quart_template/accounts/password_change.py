@@ -87,9 +87,8 @@ async def update_password(
         person = await get_person(db, entity_id=person_id, with_password=True)
     if person is None:
         raise Forbidden(WRONG_EXISTING_PASSWORD)
-    problem = check_password_policy(new, email=person.email)
-    if problem:
-        raise BadRequest(problem)
+    # Re-authentication comes first: only the holder of the old password learns whether the
+    # new one meets the policy.
     await guard_credentials(account=person.email, scope="update_password")
     ok, _ = await verify_password(person.password_hash, existing, settings=rt.settings)
     if not ok:
@@ -98,6 +97,9 @@ async def update_password(
             "re-auth failed", extra={"event": "password_update_denied", "person_id": person_id}
         )
         raise Forbidden(WRONG_EXISTING_PASSWORD)
+    problem = check_password_policy(new, email=person.email)
+    if problem:
+        raise BadRequest(problem)
     new_hash = await hash_password(new, settings=rt.settings)
     try:
         async with rt.db() as db, db.begin():
