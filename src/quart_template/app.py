@@ -15,6 +15,7 @@ from quart_template import __version__
 from quart_template.db import make_engine, make_session_factory, ping
 from quart_template.errors import JSON_REQUIRED, error_response, register_error_handlers
 from quart_template.logs import configure_logging
+from quart_template.migrations import ensure_schema
 from quart_template.runtime import Runtime
 from quart_template.settings import ConfigError, Settings, load_settings
 
@@ -74,6 +75,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
             raise ConfigError(
                 "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
             ) from None
+        try:
+            await ensure_schema(engine, settings)
+        except BaseException:
+            await engine.dispose()
+            raise
         rt = Runtime(
             settings=settings,
             engine=engine,

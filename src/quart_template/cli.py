@@ -7,11 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from quart_template.settings import ConfigError, Settings, load_settings
-
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve_api(settings, host=args.host, port=args.port, workers=args.workers)
         if args.command == "migrate":
+            from quart_template.migrations import migrate
+
             migrate(settings)
             return 0
         if args.command == "relay":
@@ -45,35 +44,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quart-template: configuration error: {exc}", file=sys.stderr)
         return 2
     return 1
-
-
-def alembic_config(settings: Settings) -> object:
-    """Alembic's config pointing at the shipped migrations and the configured database."""
-    from alembic.config import Config
-
-    root = PACKAGE_DIR.parent.parent
-    ini = root / "alembic.ini"
-    config = Config(str(ini)) if ini.exists() else Config()
-    config.set_main_option("script_location", str(root / "alembic"))
-    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
-    config.attributes["settings"] = settings
-    return config
-
-
-def migrate(settings: Settings, revision: str = "head") -> None:
-    """Run `alembic upgrade <revision>`; an unreachable database is a configuration error."""
-    from alembic import command
-
-    try:
-        command.upgrade(alembic_config(settings), revision)  # type: ignore[arg-type]
-    except (OSError, ConnectionError) as exc:
-        raise ConfigError("DATABASE_URL", f"cannot reach the database ({exc})") from None
-    except Exception as exc:
-        if type(exc).__module__.startswith("sqlalchemy"):
-            raise ConfigError(
-                "DATABASE_URL", f"cannot migrate the database ({type(exc).__name__})"
-            ) from None
-        raise
 
 
 def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) -> int:
@@ -119,17 +89,21 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
 
 
 async def check_database(settings: Settings) -> None:
-    """Fail start-up with one line when the database cannot be reached."""
+    """Fail start-up with one line when the database cannot be reached; bring an embedded
+    one to the latest revision once, before any worker starts."""
     from quart_template.db import make_engine, ping
+    from quart_template.migrations import ensure_schema
 
     engine = None
     try:
-        engine = make_engine(settings.database_url)  # may fail: a SQLite folder it cannot create
-        await asyncio.wait_for(ping(engine), timeout=10)
-    except Exception as exc:
-        raise ConfigError(
-            "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
-        ) from None
+        try:
+            engine = make_engine(settings.database_url)  # may fail: an uncreatable SQLite folder
+            await asyncio.wait_for(ping(engine), timeout=10)
+        except Exception as exc:
+            raise ConfigError(
+                "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
+            ) from None
+        await ensure_schema(engine, settings)
     finally:
         if engine is not None:
             await engine.dispose()

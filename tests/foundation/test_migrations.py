@@ -20,8 +20,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from quart_template.cli import alembic_config
 from quart_template.db import make_engine
+from quart_template.migrations import alembic_config
 from quart_template.models import Base
 from quart_template.settings import Settings
 
@@ -97,3 +97,29 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift(migration_url: str) -> None:
     tables, diff = _inspect(migration_url)
     assert model_tables <= tables
     assert diff == []
+
+
+def test_an_empty_sqlite_database_is_migrated_when_the_app_starts(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    """`quart-template serve` (or any ASGI server) on a brand-new SQLite file just works."""
+    from quart_template.app import create_app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'app.db'}"
+    settings = make_settings(database_url_=url)
+
+    async def first_run() -> int:
+        app = create_app(settings)
+        async with app.test_app() as served:
+            client = served.test_client()
+            signup = await client.post(
+                "/signup",
+                json={"email": "fresh@example.com", "password": "a long passphrase 1"},
+            )
+            return signup.status_code
+
+    assert asyncio.run(first_run()) in (200, 201)
+    tables, diff = _inspect(url)
+    assert set(Base.metadata.tables) <= tables and "alembic_version" in tables
+    assert diff == []
+    assert asyncio.run(first_run()) in (200, 201)  # a second start finds it at head

@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from quart import g, request
+from quart_schema.openapi import QUART_SCHEMA_SECURITY_ATTRIBUTE
 
 from quart_template.accounts.models import Person
 from quart_template.db import reader, utcnow
@@ -102,5 +103,13 @@ def optional_caller() -> Caller | None:
     return caller
 
 
+# What /openapi.json says of a route: the token is required, or optional ({} = none at all).
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "required": [{"token": []}],
+    "optional": [{"token": []}, {}],
+}
+
+
 def _mark(func: Any, mode: str) -> None:
     func.auth_mode = mode
+    setattr(func, QUART_SCHEMA_SECURITY_ATTRIBUTE, SECURITY[mode])

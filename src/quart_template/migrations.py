@@ -1,0 +1,62 @@
+"""Alembic from the app: `quart-template migrate`, and an embedded database brought to the
+latest revision at start-up, so a first run needs no separate step."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from quart_template.settings import ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+VERSION_TABLE = "alembic_version"
+
+
+def alembic_config(settings: Settings) -> object:
+    """Alembic's config pointing at the shipped migrations and the configured database."""
+    from alembic.config import Config
+
+    ini = ROOT / "alembic.ini"
+    config = Config(str(ini)) if ini.exists() else Config()
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    config.attributes["settings"] = settings
+    return config
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    """Run `alembic upgrade <revision>`; an unreachable database is a configuration error."""
+    from alembic import command
+
+    try:
+        command.upgrade(alembic_config(settings), revision)  # type: ignore[arg-type]
+    except (OSError, ConnectionError) as exc:
+        raise ConfigError("DATABASE_URL", f"cannot reach the database ({exc})") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            raise ConfigError(
+                "DATABASE_URL", f"cannot migrate the database ({type(exc).__name__})"
+            ) from None
+        raise
+
+
+async def ensure_schema(engine: AsyncEngine, settings: Settings) -> None:
+    """Upgrade an embedded (SQLite) database that is empty or already under Alembic to the
+    latest revision. A server database (MySQL/MariaDB) is left to `quart-template migrate`, a
+    deploy step, so several instances starting at once never race to migrate it."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(_table_names)
+    if tables and VERSION_TABLE not in tables:
+        return  # made some other way (e.g. metadata.create_all in tests): not Alembic's
+    # Alembic runs its own event loop (env.py): off this one, in a thread.
+    await asyncio.to_thread(migrate, settings)
+
+
+def _table_names(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())
