@@ -73,7 +73,7 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         except Exception as exc:
             await engine.dispose()
             raise ConfigError(
-                "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
+                settings.database_variable, f"cannot reach the database ({type(exc).__name__})"
             ) from None
         try:
             await ensure_schema(engine, settings)

@@ -101,7 +101,7 @@ async def check_database(settings: Settings) -> None:
             await asyncio.wait_for(ping(engine), timeout=10)
         except Exception as exc:
             raise ConfigError(
-                "DATABASE_URL", f"cannot reach the database ({type(exc).__name__})"
+                settings.database_variable, f"cannot reach the database ({type(exc).__name__})"
             ) from None
         await ensure_schema(engine, settings)
     finally:

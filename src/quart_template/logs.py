@@ -58,3 +58,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     # httpx logs every request URL at INFO; provider URLs carry tokens (Facebook's debug_token).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One line per Alembic plugin at every start-up says nothing an operator needs.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

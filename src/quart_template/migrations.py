@@ -35,11 +35,13 @@ def migrate(settings: Settings, revision: str = "head") -> None:
     try:
         command.upgrade(alembic_config(settings), revision)  # type: ignore[arg-type]
     except (OSError, ConnectionError) as exc:
-        raise ConfigError("DATABASE_URL", f"cannot reach the database ({exc})") from None
+        raise ConfigError(
+            settings.database_variable, f"cannot reach the database ({exc})"
+        ) from None
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise ConfigError(
-                "DATABASE_URL", f"cannot migrate the database ({type(exc).__name__})"
+                settings.database_variable, f"cannot migrate the database ({type(exc).__name__})"
             ) from None
         raise
 

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         return DEFAULT_SQLITE_URL
 
     @property
+    def database_variable(self) -> str:
+        """The variable the operator set for the database, for error lines."""
+        return "MYSQL_HOST" if self.mysql_host and not self.database_url_ else "DATABASE_URL"
+
+    @property
     def amqp_url(self) -> str | None:
         """The broker URL, built from the seed's BROKER_PATH when AMQP_URL is unset."""
         if self.amqp_url_:

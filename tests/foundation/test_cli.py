@@ -71,6 +71,14 @@ def test_unreachable_mysql_database_refuses_to_start(tmp_path: Path, command: st
 
 
 @pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unreachable_mysql_from_flask_template_variables_names_mysql_host(
+    tmp_path: Path, command: str
+) -> None:
+    env = {"DATABASE_URL": "", "MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": str(_free_port())}
+    _assert_refused(_run(tmp_path, command, **env), "MYSQL_HOST")
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
 def test_unwritable_sqlite_path_refuses_to_start(tmp_path: Path, command: str) -> None:
     url = "sqlite+aiosqlite:////proc/quart-template-cannot-live-here/app.db"
     _assert_refused(_run(tmp_path, command, DATABASE_URL=url), "DATABASE_URL")
