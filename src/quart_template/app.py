@@ -165,6 +165,8 @@ async def _check_json_body() -> Response | None:
     is_json = mimetype == "application/json" or mimetype.endswith("+json")
     if not body:
         return error_response(400, JSON_REQUIRED) if schema is not None else None
+    if not mimetype:
+        return error_response(400, JSON_REQUIRED)  # undeclared: not JSON as far as we know
     if not is_json:
         return error_response(415, "Unsupported media type: please use 'application/json'.")
     try:

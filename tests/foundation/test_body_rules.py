@@ -66,6 +66,11 @@ async def test_invalid_json_or_a_non_object_is_400(client: Client, body: str) ->
     assert (await _error(response, 400))["message"] == JSON_REQUIRED
 
 
+async def test_a_body_without_a_content_type_is_400(client: Client) -> None:
+    response = await client.post(ROUTE, data='{"name": "Ada"}')
+    assert (await _error(response, 400))["message"] == JSON_REQUIRED
+
+
 async def test_an_empty_body_is_400(client: Client) -> None:
     response = await client.post(ROUTE, headers={"Content-Type": "application/json"})
     assert (await _error(response, 400))["message"] == JSON_REQUIRED
