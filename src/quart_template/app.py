@@ -12,12 +12,12 @@ from quart_schema import QuartSchema
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from quart_template import __version__
-from quart_template.db import make_engine, make_session_factory, ping
+from quart_template.db import make_session_factory
 from quart_template.errors import JSON_REQUIRED, error_response, register_error_handlers
 from quart_template.logs import configure_logging
-from quart_template.migrations import ensure_schema
+from quart_template.migrations import open_database
 from quart_template.runtime import Runtime
-from quart_template.settings import ConfigError, Settings, load_settings
+from quart_template.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +67,7 @@ def _register_blueprints(app: Quart) -> None:
 def _register_lifecycle(app: Quart, settings: Settings) -> None:
     @app.before_serving
     async def _start() -> None:
-        engine = make_engine(settings.database_url)
-        try:
-            await ping(engine)
-        except Exception as exc:
-            await engine.dispose()
-            raise ConfigError(
-                settings.database_variable, f"cannot reach the database ({type(exc).__name__})"
-            ) from None
-        try:
-            await ensure_schema(engine, settings)
-        except BaseException:
-            await engine.dispose()
-            raise
+        engine = await open_database(settings)
         rt = Runtime(
             settings=settings,
             engine=engine,

@@ -91,22 +91,10 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
 async def check_database(settings: Settings) -> None:
     """Fail start-up with one line when the database cannot be reached; bring an embedded
     one to the latest revision once, before any worker starts."""
-    from quart_template.db import make_engine, ping
-    from quart_template.migrations import ensure_schema
+    from quart_template.migrations import open_database
 
-    engine = None
-    try:
-        try:
-            engine = make_engine(settings.database_url)  # may fail: an uncreatable SQLite folder
-            await asyncio.wait_for(ping(engine), timeout=10)
-        except Exception as exc:
-            raise ConfigError(
-                settings.database_variable, f"cannot reach the database ({type(exc).__name__})"
-            ) from None
-        await ensure_schema(engine, settings)
-    finally:
-        if engine is not None:
-            await engine.dispose()
+    engine = await open_database(settings, ping_seconds=10)
+    await engine.dispose()
 
 
 def _has_uvloop() -> bool:

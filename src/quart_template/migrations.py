@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from quart_template.db import make_engine, ping
 from quart_template.settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,6 +45,26 @@ def migrate(settings: Settings, revision: str = "head") -> None:
                 settings.database_variable, f"cannot migrate the database ({type(exc).__name__})"
             ) from None
         raise
+
+
+async def open_database(settings: Settings, *, ping_seconds: float | None = None) -> AsyncEngine:
+    """The engine, once the database answered (else one ConfigError line naming the
+    variable) and an embedded one is at the latest revision (see `ensure_schema`)."""
+    engine = None
+    try:
+        try:
+            engine = make_engine(settings.database_url)  # may fail: an uncreatable SQLite folder
+            await asyncio.wait_for(ping(engine), timeout=ping_seconds)
+        except Exception as exc:
+            raise ConfigError(
+                settings.database_variable, f"cannot reach the database ({type(exc).__name__})"
+            ) from None
+        await ensure_schema(engine, settings)
+    except BaseException:
+        if engine is not None:
+            await engine.dispose()
+        raise
+    return engine
 
 
 async def ensure_schema(engine: AsyncEngine, settings: Settings) -> None:
