@@ -8,6 +8,7 @@ from quart_template.accounts.models import LoginMethod, Person
 from quart_template.accounts.passwords import hash_password
 from quart_template.accounts.repository import add_person
 from quart_template.db import utcnow
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import issue_session
 
@@ -59,7 +60,7 @@ async def signed_in(rt: Runtime, **kwargs: object) -> PersonWithToken:
     person = await create_person(rt, **kwargs)  # type: ignore[arg-type]
     async with rt.db() as db, db.begin():
         issued = await issue_session(
-            db, settings=rt.settings, person=person, ip="127.0.0.1", user_agent="pytest"
+            db, settings=rt.settings, person=person, client=ClientInfo("127.0.0.1", "pytest")
         )
     password = kwargs.get("password", DEFAULT_PASSWORD)
     return PersonWithToken(

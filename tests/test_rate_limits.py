@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from quart_template.ratelimit import rate_limit_scope
+from quart_template.web import rate_limit_scope
 
 # Paths (a trailing "/" means "this prefix and anything under it").
 CREDENTIAL_ROUTES = (

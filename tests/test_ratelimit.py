@@ -14,15 +14,9 @@ from quart.typing import TestClientProtocol as Client
 
 from quart_template.app import create_app
 from quart_template.errors import BadRequest, Unauthorized
-from quart_template.ratelimit import (
-    RATE_LIMITED_ATTR,
-    guard_credentials,
-    guard_email_sending,
-    rate_limit_scope,
-    rate_limited,
-    record_credential_failure,
-)
+from quart_template.runtime import runtime
 from quart_template.settings import ConfigError, Settings
+from quart_template.web import RATE_LIMITED_ATTR, client_info, rate_limit_scope, rate_limited
 
 RIGHT = "the right password"
 FIFTEEN_MINUTES = 15 * 60
@@ -38,9 +32,10 @@ def limited_app(settings: Settings, calls: list[str] | None = None) -> Quart:
         if calls is not None:
             calls.append(scope)
         body: dict[str, Any] = await request.get_json()
-        await guard_credentials(account=body["email"], scope=scope)
+        limiter, ip = runtime().limiter, client_info().ip
+        await limiter.guard_credentials(ip, account=body["email"], scope=scope)
         if body["password"] != RIGHT:
-            await record_credential_failure(account=body["email"], scope=scope)
+            await limiter.record_failure(ip, account=body["email"], scope=scope)
             raise Unauthorized("Invalid email or password.")
         return {"success": True}
 
@@ -53,7 +48,10 @@ def limited_app(settings: Settings, calls: list[str] | None = None) -> Quart:
 
     @app.post("/_test/forgot")
     async def forgot() -> dict[str, bool]:
-        await guard_email_sending((await request.get_json())["email"], scope="forgot_password")
+        email = (await request.get_json())["email"]
+        await runtime().limiter.guard_email_sending(
+            client_info().ip, email, scope="forgot_password"
+        )
         return {"success": True}
 
     return app
@@ -252,7 +250,12 @@ async def test_email_sending_per_client_ip_whatever_the_address(
 
 @pytest.mark.parametrize(
     "variable",
-    ["login_limit_per_account", "email_limit_per_address", "email_limit_per_ip"],
+    [
+        "login_limit_per_account",
+        "email_limit_per_address",
+        "email_limit_per_ip",
+        "signup_limit_per_ip",
+    ],
 )
 def test_bad_limit_setting_stops_start_up(
     make_settings: Callable[..., Settings], variable: str

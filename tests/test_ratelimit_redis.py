@@ -13,7 +13,7 @@ import pytest
 from limits.aio.storage import RedisStorage
 from quart.typing import TestClientProtocol as Client
 
-from quart_template.ratelimit import EXTRAS_KEY, CredentialLimiter, redis_storage_url
+from quart_template.ratelimit import CredentialLimiter, redis_storage_url
 from quart_template.settings import Settings
 from tests.test_ratelimit import RIGHT, attempt, limited_app
 
@@ -50,7 +50,9 @@ async def instance(settings: Settings, key_prefix: str) -> AsyncIterator[Client]
     async with app.test_app() as test_app:
         limiter = CredentialLimiter(settings, key_prefix=key_prefix)
         assert limiter.shared
-        app.extensions["runtime"].extras[EXTRAS_KEY] = limiter
+        rt = app.extensions["runtime"]
+        await rt.limiter.aclose()
+        rt.limiter = limiter
         yield test_app.test_client()
 
 

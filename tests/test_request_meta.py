@@ -8,8 +8,9 @@ import pytest
 from quart import Quart
 
 from quart_template.app import create_app
-from quart_template.request_meta import client_ip, parse_ip, resolve_client_ip
+from quart_template.request_meta import parse_ip, resolve_client_ip
 from quart_template.settings import ConfigError, Settings
+from quart_template.web import client_info
 
 PROXIES = "10.0.0.0/8, 192.0.2.7, 2001:db8::/32"
 
@@ -62,7 +63,7 @@ async def _ip_app(settings: Settings) -> Quart:
 
     @app.get("/_test/ip")
     async def show_ip() -> dict[str, str]:
-        return {"ip": client_ip()}
+        return {"ip": client_info().ip}
 
     return app
 

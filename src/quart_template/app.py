@@ -6,16 +6,14 @@ import json
 import logging
 from typing import Any
 
-import httpx
 from quart import Quart, Response, current_app, request
 from quart_schema import QuartSchema
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from quart_template import __version__
-from quart_template.db import make_session_factory
 from quart_template.errors import JSON_REQUIRED, error_response, register_error_handlers
+from quart_template.lifecycle import close_runtime, open_runtime
 from quart_template.logs import configure_logging
-from quart_template.migrations import open_database
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings, load_settings
 
@@ -35,7 +33,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["PROPAGATE_EXCEPTIONS"] = False
     app.config["JSON_SORT_KEYS"] = False
-    app.extensions["settings"] = settings
     QuartSchema(
         app,
         info={"title": "Quart Template", "version": __version__},
@@ -58,53 +55,23 @@ def _register_blueprints(app: Quart) -> None:
     from quart_template.health import blueprint as health
     from quart_template.mfa.views import blueprint as mfa
     from quart_template.sessions.views import blueprint as sessions
+    from quart_template.signin.views import blueprint as signin
     from quart_template.social.views import blueprint as social
 
-    for blueprint in (health, accounts, sessions, mfa, social, events):
+    for blueprint in (health, signin, accounts, sessions, mfa, social, events):
         app.register_blueprint(blueprint)
 
 
 def _register_lifecycle(app: Quart, settings: Settings) -> None:
     @app.before_serving
     async def _start() -> None:
-        engine = await open_database(settings)
-        rt = Runtime(
-            settings=settings,
-            engine=engine,
-            db=make_session_factory(engine, destinations=event_destinations(settings)),
-            http=httpx.AsyncClient(
-                timeout=httpx.Timeout(settings.provider_timeout),
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-                follow_redirects=False,
-            ),
-        )
-        app.extensions["runtime"] = rt
-        from quart_template.events.service import start_events
-
-        await start_events(rt)
+        app.extensions["runtime"] = await open_runtime(settings)
 
     @app.after_serving
     async def _stop() -> None:
         rt: Runtime | None = app.extensions.pop("runtime", None)
-        if rt is None:
-            return
-        from quart_template.events.service import stop_events
-
-        await stop_events(rt)
-        from quart_template.ratelimit import close_rate_limiter
-
-        await close_rate_limiter(rt)
-        await rt.http.aclose()
-        await rt.engine.dispose()
-
-
-def event_destinations(settings: Settings) -> tuple[str, ...]:
-    destinations = []
-    if settings.amqp_url:
-        destinations.append("rabbitmq")
-    if settings.pusher_enabled:
-        destinations.append("pusher")
-    return tuple(destinations)
+        if rt is not None:
+            await close_runtime(rt)
 
 
 def _register_request_guards(app: Quart, settings: Settings) -> None:

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             migrate(settings)
             return 0
         if args.command == "relay":
-            from quart_template.events.standalone import run_relay
+            from quart_template.lifecycle import run_relay
 
             if _has_uvloop():
                 import uvloop

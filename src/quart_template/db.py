@@ -1,31 +1,22 @@
-"""One async engine per app, the declarative base and the versioned-entity machinery.
-
-Every versioned entity keeps its current row in its own table and each earlier version in
-`<table>_audit`. The copy is made by the database itself (INSERT ... SELECT) just before the
-UPDATE, inside the same transaction, so no code path can change an entity without history.
-"""
+"""Persistence: one async engine per app, sessions and transactions, the declarative base and
+the column types every model uses. Versioning lives in `entities`; nothing here knows of the
+entities or of events."""
 
 from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
-    Column,
     DateTime,
     Integer,
     MetaData,
-    String,
-    Table,
     event,
-    insert,
-    select,
     text,
 )
 from sqlalchemy.engine import Connection, Dialect
@@ -35,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -52,7 +43,7 @@ def utcnow() -> datetime:
 
 
 def new_entity_id() -> str:
-    """The seed's entity id: a uuid4 as 32 lower-case hex characters."""
+    """An entity id as Flask Template makes them: a uuid4 as 32 lower-case hex characters."""
     return uuid.uuid4().hex
 
 
@@ -86,117 +77,6 @@ class Base(DeclarativeBase):
 
 # BigInteger primary keys autoincrement on SQLite only as INTEGER.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Versioned:
-    """The seed's versioned fields; subclasses set `__entity__` (the event/channel name)."""
-
-    __entity__: ClassVar[str]
-    # Columns whose change alone is bookkeeping, not a new version (e.g. a session's last use).
-    __unversioned__: ClassVar[frozenset[str]] = frozenset()
-
-    entity_id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_entity_id)
-    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
-    previous_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
-    changed_by_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    changed_on: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:
-        # UPDATE ... WHERE version = <read version>: a concurrent change of the same row makes
-        # the loser's flush fail (StaleDataError) instead of silently overwriting it. This is
-        # what makes single-use codes single-use under parallel requests.
-        return {"version_id_col": cls.__table__.c.version, "version_id_generator": False}  # type: ignore[attr-defined]
-
-    @property
-    def owner_id(self) -> str:
-        """The person whose private channel receives this entity's events."""
-        raise NotImplementedError
-
-    def public_dict(self) -> dict[str, Any]:
-        """The entity's public form for events: never secrets or tokens."""
-        raise NotImplementedError
-
-
-AUDIT_TABLES: dict[str, Table] = {}
-
-
-def audit_table_for(model: type[Base]) -> Table:
-    """Declare `<table>_audit` with the model's columns, no constraints, plus its own key."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    columns = [Column("audit_id", BigIntPK, primary_key=True, autoincrement=True)]
-    for column in table.columns:
-        columns.append(Column(column.name, column.type, nullable=True))
-    audit = Table(
-        f"{table.name}_audit",
-        Base.metadata,
-        *columns,
-        Column("audited_on", UTCDateTime(), nullable=False, default=utcnow),
-    )
-    AUDIT_TABLES[table.name] = audit
-    return audit
-
-
-def _versioned_changes(target: Versioned) -> bool:
-    from sqlalchemy import inspect
-
-    state = inspect(target)
-    for attr in state.mapper.column_attrs:
-        if attr.key in target.__unversioned__ or attr.key in _BOOKKEEPING:
-            continue
-        if state.attrs[attr.key].history.has_changes():
-            return True
-    return False
-
-
-_BOOKKEEPING = frozenset({"version", "previous_version", "changed_on"})
-
-
-@event.listens_for(Versioned, "before_insert", propagate=True)
-def _before_insert(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
-    target.version = target.version or 1
-    target.changed_on = utcnow()
-
-
-@event.listens_for(Versioned, "before_update", propagate=True)
-def _before_update(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
-    if not _versioned_changes(target):
-        target._new_version = False  # type: ignore[attr-defined]
-        return
-    table = mapper.local_table
-    assert isinstance(table, Table)
-    audit = AUDIT_TABLES[table.name]
-    names = [c.name for c in table.columns]
-    connection.execute(
-        insert(audit).from_select(
-            names, select(*[table.c[n] for n in names]).where(table.c.entity_id == target.entity_id)
-        )
-    )
-    from sqlalchemy import inspect
-
-    history = inspect(target).attrs["version"].history
-    current = history.deleted[0] if history.deleted else target.version
-    target.previous_version = current
-    target.version = current + 1
-    target.changed_on = utcnow()
-    target._new_version = True  # type: ignore[attr-defined]
-
-
-@event.listens_for(Versioned, "after_insert", propagate=True)
-def _after_insert(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
-    from quart_template.events.outbox import record_entity_event
-
-    record_entity_event(connection, target, "create")
-
-
-@event.listens_for(Versioned, "after_update", propagate=True)
-def _after_update(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
-    if getattr(target, "_new_version", False):
-        from quart_template.events.outbox import record_entity_event
-
-        record_entity_event(connection, target, "update")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -256,43 +136,12 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-class CommitSignal:
-    """Wakes the outbox relay when a transaction that wrote outbox rows commits."""
-
-    def __init__(self) -> None:
-        self.listeners: list[Callable[[], None]] = []
-
-    def fire(self) -> None:
-        for listener in self.listeners:
-            listener()
-
-
 def make_session_factory(
-    engine: AsyncEngine, *, destinations: tuple[str, ...] = (), signal: CommitSignal | None = None
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects after commit and know where events go."""
-    return async_sessionmaker(
-        engine,
-        expire_on_commit=False,
-        info={"event_destinations": destinations, "commit_signal": signal or CommitSignal()},
-    )
-
-
-def mark_outbox_written(session: Session) -> None:
-    session.info["outbox_written"] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_relay(session: Session) -> None:
-    if session.info.pop("outbox_written", False):
-        signal = session.info.get("commit_signal")
-        if signal is not None:
-            signal.fire()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_outbox(session: Session) -> None:
-    session.info.pop("outbox_written", None)
+    """Sessions that keep loaded objects after commit; `info` is copied into every session
+    (hooks of other layers read it, e.g. where entity events go)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
 
 
 @asynccontextmanager

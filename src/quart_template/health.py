@@ -1,4 +1,4 @@
-"""Liveness, readiness, outbox metrics and the seed's welcome line."""
+"""Liveness, readiness, outbox metrics and the welcome line Flask Template answered with."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ WELCOME = "Welcome to Quart Template."
 
 @blueprint.get("/")
 async def index() -> Response:
-    """The seed's greeting, as plain text."""
+    """The greeting, as plain text."""
     return Response(WELCOME, content_type="text/plain; charset=utf-8")
 
 
@@ -49,7 +49,7 @@ async def readyz() -> tuple[dict[str, str], int]:
 async def metrics() -> Response | dict[str, object]:
     """The outbox backlog (pending rows and the oldest one's age, per destination) as JSON."""
     rt = runtime()
-    read = rt.extras.get("outbox_metrics")
+    read = rt.outbox_metrics
     try:
         outbox = await asyncio.wait_for(read(), timeout=3) if read is not None else None
     except Exception:

@@ -1,4 +1,5 @@
-"""Who is on the other end of the socket (believing X-Forwarded-For only from trusted proxies).
+"""Who is on the other end of the socket (believing X-Forwarded-For only from trusted proxies),
+and `ClientInfo`, what services are told of the client.
 
 A client can write anything into X-Forwarded-For; only the entries appended by our own proxies
 are facts. So the header is read only when the socket peer is a trusted proxy, from the right,
@@ -8,11 +9,17 @@ skipping trusted hops: the first untrusted address is the client.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from functools import lru_cache
 
-from quart import request
 
-from quart_template.runtime import settings
+@dataclass(frozen=True)
+class ClientInfo:
+    """The client of one request, built once by the HTTP layer (`web.client_info`)."""
+
+    ip: str
+    user_agent: str | None = None
+
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -64,14 +71,3 @@ def resolve_client_ip(peer: str | None, forwarded_for: list[str], trusted_proxie
         if not _is_trusted(address, trusted):
             break
     return str(client)
-
-
-def client_ip() -> str:
-    """The client's IP address."""
-    forwarded = request.headers.getlist("X-Forwarded-For")
-    return resolve_client_ip(request.remote_addr, forwarded, settings().trusted_proxies)
-
-
-def user_agent() -> str | None:
-    value = request.headers.get("User-Agent")
-    return value[:255] if value else None

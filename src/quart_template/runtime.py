@@ -1,44 +1,50 @@
-"""What the app holds between startup and shutdown: one engine, one HTTP client, and so on."""
+"""What the app holds between startup and shutdown, one typed field per collaborator. Built and
+closed by `lifecycle` (for the app and for `quart-template relay` alike)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from quart import current_app
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from quart_template.ratelimit import CredentialLimiter
 from quart_template.settings import Settings
 
 if TYPE_CHECKING:
+    import pusher
+
     from quart_template.events.relay import OutboxRelay
 
 
 @dataclass
 class Runtime:
-    """Created in `before_serving`, closed in `after_serving`."""
+    """The engine, its sessions, the shared HTTP client, the rate limiter and event delivery."""
 
     settings: Settings
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
+    limiter: CredentialLimiter
+    # SQLite has one writer: the lock that queues this process's writers (None elsewhere).
+    sqlite_write_lock: asyncio.Lock | None = None
     relay: OutboxRelay | None = None
     # "ok" | "down" | "off": the broker's state as the publisher last saw it.
     broker_status: Callable[[], Awaitable[str]] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Signs private-channel subscriptions; None when Pusher is not configured.
+    pusher: pusher.Pusher | None = None
+    # The outbox backlog per destination (for /metrics).
+    outbox_metrics: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
 
 def runtime() -> Runtime:
-    """The running app's runtime; only valid while serving (or inside `test_app()`)."""
+    """The running app's runtime, for the HTTP layer only; valid while serving (or inside
+    `test_app()`). Services take the runtime as an argument."""
     rt: Runtime | None = current_app.extensions.get("runtime")
     if rt is None:
         raise RuntimeError("the app is not serving: use app.test_app() or run it")
     return rt
-
-
-def settings() -> Settings:
-    """The app's settings (available before serving starts, too)."""
-    value: Settings = current_app.extensions["settings"]
-    return value

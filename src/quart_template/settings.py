@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     login_limit_per_ip: str = "50/15minutes"
     email_limit_per_address: str = "5/hour"
     email_limit_per_ip: str = "200/hour"
+    signup_limit_per_ip: str = "20/hour"
 
     # --- email -------------------------------------------------------------------------
     email_backend: Literal["console", "smtp", "rabbitmq"] = "console"
@@ -219,6 +220,7 @@ class Settings(BaseSettings):
             "login_limit_per_ip",
             "email_limit_per_address",
             "email_limit_per_ip",
+            "signup_limit_per_ip",
         )
         for variable in limits:
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from quart_template.ratelimit import rate_limit_scope
+from quart_template.web import rate_limit_scope
 
 
 async def test_openapi_lists_request_and_response_bodies(client: Client) -> None:
@@ -26,6 +26,6 @@ async def test_openapi_lists_request_and_response_bodies(client: Client) -> None
 
 
 def test_password_checking_routes_are_rate_limited(app: Quart) -> None:
-    for endpoint in ("accounts.login", "accounts.update_password",
+    for endpoint in ("signin.login", "accounts.update_password",
                      "accounts.forgot_password", "accounts.resend_confirmation"):  # fmt: skip
         assert rate_limit_scope(app.view_functions[endpoint]) is not None, endpoint

@@ -747,7 +747,7 @@ async def test_readyz_is_503_json_when_the_database_is_down(
 
     # Simulated outage: the ping and any other query (outbox numbers) fail.
     monkeypatch.setattr("quart_template.health.ping", down)
-    monkeypatch.setitem(rt.extras, "outbox_metrics", down)
+    monkeypatch.setattr(rt, "outbox_metrics", down)
     response = await client.get("/readyz")
     assert response.status_code == 503
     body = await response.get_json()

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts.models import Person
-from quart_template.db import AUDIT_TABLES
+from quart_template.entities import AUDIT_TABLES
 from quart_template.runtime import Runtime
 
 

@@ -7,8 +7,8 @@ import asyncio
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.accounts.models import Person
-from quart_template.mfa.challenge import begin_second_factor
 from quart_template.runtime import Runtime
+from quart_template.signin.challenge import begin_second_factor
 from tests.mfa.conftest import Enrolled, password_step
 
 
@@ -23,10 +23,10 @@ async def _challenges(rt: Runtime, enrolled: Enrolled, count: int) -> list[str]:
         person = await db.get(Person, enrolled.user.person.entity_id)
         assert person is not None
         for _ in range(count):
-            body = await begin_second_factor(
+            token = await begin_second_factor(
                 db, settings=rt.settings, person=person, method="password"
             )
-            tokens.append(body["mfa_token"])
+            tokens.append(token)
     return tokens
 
 

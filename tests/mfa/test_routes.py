@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from quart_template.ratelimit import rate_limit_scope
+from quart_template.web import rate_limit_scope
 
 LIMITED = ("/login_mfa", "/verify_recovery_code", "/verify_otp", "/setup_mfa", "/qrcode")
 

@@ -16,23 +16,20 @@ from quart_template.db import utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
-from quart_template.ratelimit import (
-    guard_credentials,
-    guard_email_sending,
-    record_credential_failure,
-)
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import revoke_all_sessions
 
 log = logging.getLogger(__name__)
 
+UPDATE_SCOPE = "update_password"
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
 WRONG_EXISTING_PASSWORD = "The existing password is incorrect."
 
 
-async def send_reset_link(rt: Runtime, *, email: str) -> None:
+async def send_reset_link(rt: Runtime, *, email: str, client: ClientInfo) -> None:
     """Email a reset link to a known address; unknown ones get the same answer and nothing."""
-    await guard_email_sending(email, scope="forgot_password")
+    await rt.limiter.guard_email_sending(client.ip, email, scope="forgot_password")
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email, with_password=True)
         if person is None:
@@ -80,7 +77,7 @@ async def _person_for_reset(
 
 
 async def update_password(
-    rt: Runtime, *, person_id: str, session_id: str, existing: str, new: str
+    rt: Runtime, *, person_id: str, session_id: str, existing: str, new: str, client: ClientInfo
 ) -> None:
     """Change a signed-in person's password after re-checking the old one; other sessions end."""
     async with rt.db() as db, db.begin():
@@ -89,10 +86,10 @@ async def update_password(
         raise Forbidden(WRONG_EXISTING_PASSWORD)
     # Re-authentication comes first: only the holder of the old password learns whether the
     # new one meets the policy.
-    await guard_credentials(account=person.email, scope="update_password")
+    await rt.limiter.guard_credentials(client.ip, account=person.email, scope=UPDATE_SCOPE)
     ok, _ = await verify_password(person.password_hash, existing, settings=rt.settings)
     if not ok:
-        await record_credential_failure(account=person.email, scope="update_password")
+        await rt.limiter.record_failure(client.ip, account=person.email, scope=UPDATE_SCOPE)
         log.info(
             "re-auth failed", extra={"event": "password_update_denied", "person_id": person_id}
         )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import email_validator
 from pydantic import AfterValidator, Field
 
-from quart_template.schema import Message, RequestModel, ResponseModel
+from quart_template.schema import Message, RequestModel
 
 
 def _valid_email(value: str) -> str:
@@ -34,12 +34,6 @@ class SignupRequest(RequestModel):
     password: Password
 
 
-class LoginRequest(RequestModel):
-    # Not syntax-checked: an address that cannot exist fails like any unknown one (401).
-    email: Annotated[str, Field(max_length=320)]
-    password: Password
-
-
 class EmailRequest(RequestModel):
     email: Email
 
@@ -53,53 +47,10 @@ class UpdatePasswordRequest(RequestModel):
     new_password: Password
 
 
-class User(ResponseModel):
-    """The seed's user object."""
-
-    access_token: str
-    active: bool
-    email: str
-    entity_id: str
-    first_name: str | None
-    last_name: str | None
-    latest: bool
-    login_method: str | None
-    verified: bool
-    verified_on: int | None
-    mfa_enabled: bool
-    expires_in: int
-
-
-class PendingUser(ResponseModel):
-    """An MFA person between the first and the second factor: no token."""
-
-    mfa_enabled: bool
-    email: str
-    verified: bool
-
-
-class LoginResponse(ResponseModel):
-    """A user with a token, or (MFA) a pending user with the `mfa_token` for the second step."""
-
-    success: bool = True
-    user: User | PendingUser
-    mfa_token: str | None = None
-
-
-class VerifyResponse(ResponseModel):
-    success: bool = True
-    message: str
-    user: User | PendingUser
-
-
 __all__ = [
     "EmailRequest",
-    "LoginRequest",
-    "LoginResponse",
     "Message",
     "ResetPasswordRequest",
     "SignupRequest",
     "UpdatePasswordRequest",
-    "User",
-    "VerifyResponse",
 ]

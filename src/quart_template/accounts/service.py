@@ -1,4 +1,4 @@
-"""Sign-up, email verification and login: the rules, in one place.
+"""Sign-up and email verification (login is in `signin`).
 
 Password hashing runs outside any database transaction: on SQLite a transaction holds the
 single write lock, and a hash takes tens of milliseconds.
@@ -7,7 +7,6 @@ single write lock, and a hash takes tens of milliseconds.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,40 +14,34 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts import tokens
 from quart_template.accounts.models import LoginMethod, Person
-from quart_template.accounts.passwords import check_password_policy, hash_password, verify_password
+from quart_template.accounts.passwords import check_password_policy, hash_password
 from quart_template.accounts.repository import add_person, get_person, get_person_by_email
 from quart_template.accounts.schemas import SignupRequest
-from quart_template.accounts.serializers import mfa_pending_object, user_object
-from quart_template.db import reader, utcnow
+from quart_template.db import utcnow
 from quart_template.email import messages
-from quart_template.errors import BadRequest, Unauthorized
+from quart_template.errors import BadRequest
 from quart_template.events.outbox import enqueue_email
-from quart_template.mfa.challenge import begin_second_factor
-from quart_template.ratelimit import (
-    guard_credentials,
-    guard_email_sending,
-    may_notify,
-    record_credential_failure,
-)
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import issue_session
+from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
 
 log = logging.getLogger(__name__)
 
-BAD_CREDENTIALS = "Invalid email or password."
 INVALID_CONFIRMATION_LINK = "The confirmation link is invalid or has expired."
 ALREADY_CONFIRMED = "Account already confirmed. Please login."
 CONFIRMED = "You have confirmed your account. Thanks!"
 
 
-async def sign_up(rt: Runtime, *, data: SignupRequest) -> None:
+async def sign_up(rt: Runtime, *, data: SignupRequest, client: ClientInfo) -> None:
     """Create the person, or, for a known email, tell its owner: the caller sees no difference."""
+    await rt.limiter.guard_signup(client.ip)
     problem = check_password_policy(data.password, email=data.email)
     if problem:
         raise BadRequest(problem)
     # Hashed for known emails too, so the answer takes as long either way.
     password_hash = await hash_password(data.password, settings=rt.settings)
-    notify = await may_notify(data.email)
+    notify = await rt.limiter.may_notify(data.email)
     try:
         async with rt.db() as db, db.begin():
             existing = await get_person_by_email(db, email=data.email)
@@ -96,8 +89,8 @@ def _tell_owner(db: AsyncSession, rt: Runtime, person: Person) -> None:
 
 
 async def verify_email(
-    rt: Runtime, *, token: str, uidb64: str, ip: str | None, user_agent: str | None
-) -> dict[str, Any]:
+    rt: Runtime, *, token: str, uidb64: str, client: ClientInfo
+) -> SignInOutcome:
     """Confirm the address and sign the person in; each link works once."""
     payload = tokens.read_link(token, uidb64, purpose=tokens.VERIFY, settings=rt.settings)
     if payload is None:
@@ -113,71 +106,23 @@ async def verify_email(
             person.verified_on = utcnow()
             person.changed_by_id = person.entity_id
             await db.flush()
+            outcome: SignInOutcome
             if person.mfa_enabled:
                 # A link from a mailbox is no second factor: this person signs in normally.
-                user = mfa_pending_object(person)
+                outcome = SecondFactorNeeded(person=person)
             else:
-                issued = await issue_session(
-                    db, settings=rt.settings, person=person, ip=ip, user_agent=user_agent
-                )
-                user = user_object(person, issued)
+                issued = await issue_session(db, settings=rt.settings, person=person, client=client)
+                outcome = SignedIn(person=person, token=issued)
     except StaleDataError:
         raise BadRequest(ALREADY_CONFIRMED) from None
     log.info("email verified", extra={"event": "email_verified", "person_id": person.entity_id})
-    return {"success": True, "message": CONFIRMED, "user": user}
+    return outcome
 
 
-async def resend_confirmation(rt: Runtime, *, email: str) -> None:
+async def resend_confirmation(rt: Runtime, *, email: str, client: ClientInfo) -> None:
     """A fresh verification link for an unverified person; known or not, the same answer."""
-    await guard_email_sending(email, scope="resend_confirmation")
+    await rt.limiter.guard_email_sending(client.ip, email, scope="resend_confirmation")
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email)
         if person is not None and not person.verified:
             _send_link(db, rt, person, event=messages.RESEND_CONFIRMATION)
-
-
-async def log_in(
-    rt: Runtime, *, email: str, password: str, ip: str | None, user_agent: str | None
-) -> dict[str, Any]:
-    """Check the password (a dummy verify for unknown emails), then a token or the MFA step."""
-    await guard_credentials(account=email, scope="login")
-    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
-        person = await get_person_by_email(db, email=email, with_password=True)
-    stored = person.password_hash if person is not None else None
-    ok, new_hash = await verify_password(stored, password, settings=rt.settings)
-    if person is None or not ok:
-        await record_credential_failure(account=email, scope="login")
-        reason = "unknown_email" if person is None else "wrong_password"
-        log.info("login failed", extra={"event": "login_failed", "reason": reason, "ip": ip})
-        raise Unauthorized(BAD_CREDENTIALS)
-    async with rt.db() as db, db.begin():
-        if new_hash is not None:
-            person = await _store_rehash(db, person, old_hash=stored, new_hash=new_hash)
-        if person.mfa_enabled:
-            body = await begin_second_factor(
-                db, settings=rt.settings, person=person, method="password"
-            )
-        else:
-            issued = await issue_session(
-                db, settings=rt.settings, person=person, ip=ip, user_agent=user_agent
-            )
-            body = {"success": True, "user": user_object(person, issued)}
-    event = "login_mfa_required" if person.mfa_enabled else "login_succeeded"
-    log.info("login", extra={"event": event, "person_id": person.entity_id, "ip": ip})
-    return body
-
-
-async def _store_rehash(
-    db: AsyncSession, person: Person, *, old_hash: str | None, new_hash: str
-) -> Person:
-    """Upgrade a hash made with old parameters (or a legacy scheme), unless it changed meanwhile."""
-    current = await get_person(db, entity_id=person.entity_id, with_password=True)
-    if current is None or current.password_hash != old_hash:
-        return current or person
-    current.password_hash = new_hash
-    current.changed_by_id = current.entity_id
-    await db.flush()
-    log.info(
-        "password rehashed", extra={"event": "password_rehashed", "person_id": current.entity_id}
-    )
-    return current

@@ -1,4 +1,4 @@
-"""HTTP routes of accounts: parse, call the service, shape the seed's answer."""
+"""HTTP routes of accounts: parse, call the service, answer as Flask Template did."""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ from quart_schema import document_response, validate_request
 from quart_template.accounts import password_change, service
 from quart_template.accounts.schemas import (
     EmailRequest,
-    LoginRequest,
-    LoginResponse,
     Message,
     ResetPasswordRequest,
     SignupRequest,
     UpdatePasswordRequest,
-    VerifyResponse,
 )
-from quart_template.ratelimit import rate_limited
-from quart_template.request_meta import client_ip, user_agent
 from quart_template.runtime import runtime
-from quart_template.schema import reply
 from quart_template.sessions.auth import current_caller, login_required
 from quart_template.sessions.service import end_session
+from quart_template.signin.responses import SignInResponse, sign_in_response
+from quart_template.web import client_info, rate_limited, reply
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -38,22 +34,24 @@ def _message(text: str, status: int = 200) -> Response:
 
 
 @blueprint.post("/signup")
+@rate_limited("signup")
 @validate_request(SignupRequest)
 @document_response(Message, 201)
 async def signup(data: SignupRequest) -> Response:
     """Create an account; a known email gets the same answer (its owner gets an email)."""
-    await service.sign_up(runtime(), data=data)
+    await service.sign_up(runtime(), data=data, client=client_info())
     return _message(SIGNED_UP, 201)
 
 
 @blueprint.post("/verify/<token>/<uidb64>")
-@document_response(VerifyResponse)
+@rate_limited("verify")
+@document_response(SignInResponse)
 async def verify(token: str, uidb64: str) -> Response:
     """Confirm the email address from the link and sign in."""
-    body = await service.verify_email(
-        runtime(), token=token, uidb64=uidb64, ip=client_ip(), user_agent=user_agent()
+    outcome = await service.verify_email(
+        runtime(), token=token, uidb64=uidb64, client=client_info()
     )
-    return reply(body, no_store=True)
+    return reply(sign_in_response(outcome, message=service.CONFIRMED), no_store=True)
 
 
 @blueprint.post("/resend_confirmation")
@@ -62,24 +60,8 @@ async def verify(token: str, uidb64: str) -> Response:
 @document_response(Message)
 async def resend_confirmation(data: EmailRequest) -> Response:
     """Send the verification link again (same answer for unknown emails)."""
-    await service.resend_confirmation(runtime(), email=data.email)
+    await service.resend_confirmation(runtime(), email=data.email, client=client_info())
     return _message(CONFIRMATION_SENT)
-
-
-@blueprint.post("/login")
-@rate_limited("login")
-@validate_request(LoginRequest)
-@document_response(LoginResponse)
-async def login(data: LoginRequest) -> Response:
-    """Email and password: the user object with a token, or the MFA step for MFA users."""
-    body = await service.log_in(
-        runtime(),
-        email=data.email,
-        password=data.password,
-        ip=client_ip(),
-        user_agent=user_agent(),
-    )
-    return reply(body, no_store=True)
 
 
 @blueprint.post("/logout")
@@ -100,7 +82,7 @@ async def logout() -> Response:
 @document_response(Message)
 async def forgot_password(data: EmailRequest) -> Response:
     """Email a reset link (same answer for unknown emails)."""
-    await password_change.send_reset_link(runtime(), email=data.email)
+    await password_change.send_reset_link(runtime(), email=data.email, client=client_info())
     return _message(RESET_SENT)
 
 
@@ -130,5 +112,6 @@ async def update_password(data: UpdatePasswordRequest) -> Response:
         session_id=caller.session.entity_id,
         existing=data.existing_password,
         new=data.new_password,
+        client=client_info(),
     )
     return _message(UPDATED)

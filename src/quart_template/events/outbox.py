@@ -1,25 +1,53 @@
 """The transactional outbox: one row per message and destination, written in the caller's
-transaction, delivered later by the relay (at least once, in order per entity)."""
+transaction, delivered later by the relay (at least once, in order per entity).
+
+Entity events are recorded by hooks this module registers on the versioned-entity base (on
+import): the persistence layers below know nothing of events. Where events go, and whom to wake
+after a commit, travels in the session's `info` (see `session_info`).
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, insert
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, object_session
+from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_session
 
-from quart_template.db import Base, BigIntPK, UTCDateTime, Versioned, mark_outbox_written, utcnow
+from quart_template.db import Base, BigIntPK, UTCDateTime, utcnow
+from quart_template.entities import Versioned, made_new_version
 
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"  # refused for good by its destination (e.g. over Pusher's size limit)
 
 EMAIL = "email"
+
+DESTINATIONS_KEY = "event_destinations"
+SIGNAL_KEY = "commit_signal"
+_WRITTEN_KEY = "outbox_written"
+
+
+class CommitSignal:
+    """Wakes the outbox relay when a transaction that wrote outbox rows commits."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[], None]] = []
+
+    def fire(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+def session_info(destinations: tuple[str, ...], signal: CommitSignal) -> dict[str, Any]:
+    """What a session factory carries for the hooks below: where entity events go (none: no
+    rows) and the signal fired after a commit that wrote outbox rows."""
+    return {DESTINATIONS_KEY: destinations, SIGNAL_KEY: signal}
 
 
 class OutboxMessage(Base):
@@ -70,7 +98,7 @@ def entity_event_body(target: Versioned, action: str) -> dict[str, Any]:
 def record_entity_event(connection: Connection, target: Versioned, action: str) -> None:
     """Called from the flush: one outbox row per configured event destination."""
     session = object_session(target)
-    destinations: tuple[str, ...] = session.info.get("event_destinations", ()) if session else ()
+    destinations: tuple[str, ...] = session.info.get(DESTINATIONS_KEY, ()) if session else ()
     if not destinations or session is None:
         return
     mark_outbox_written(session)
@@ -119,3 +147,31 @@ def enqueue_email(
     session.add(message)
     mark_outbox_written(session.sync_session)
     return message
+
+
+def mark_outbox_written(session: Session) -> None:
+    session.info[_WRITTEN_KEY] = True
+
+
+@event.listens_for(Versioned, "after_insert", propagate=True)
+def _after_insert(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
+    record_entity_event(connection, target, "create")
+
+
+@event.listens_for(Versioned, "after_update", propagate=True)
+def _after_update(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
+    if made_new_version(target):
+        record_entity_event(connection, target, "update")
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relay(session: Session) -> None:
+    if session.info.pop(_WRITTEN_KEY, False):
+        signal = session.info.get(SIGNAL_KEY)
+        if signal is not None:
+            signal.fire()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_outbox(session: Session) -> None:
+    session.info.pop(_WRITTEN_KEY, None)

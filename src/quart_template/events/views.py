@@ -68,7 +68,7 @@ def form_or_json(model: type[BaseModel]) -> Callable[..., Any]:
 @form_or_json(PusherAuthRequest)
 async def pusher_auth(data: PusherAuthRequest) -> dict[str, str]:
     """Sign a subscription to one of the caller's own private channels."""
-    client = runtime().extras.get("pusher")
+    client = runtime().pusher
     if client is None:
         raise NotFound("Pusher is not configured.")
     match = CHANNEL.match(data.channel_name)

@@ -11,7 +11,7 @@ from quart_template.errors import Forbidden
 from quart_template.mfa import repository, totp
 from quart_template.mfa.crypto import DecryptionError, decrypt_text
 from quart_template.mfa.models import OtpMethod
-from quart_template.ratelimit import guard_credentials, record_credential_failure
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 
@@ -62,12 +62,12 @@ def accept_code(
     return step
 
 
-async def check_password(rt: Runtime, *, person: Person, password: str) -> None:
+async def check_password(rt: Runtime, *, person: Person, password: str, client: ClientInfo) -> None:
     """403 unless `password` is the person's (re-authentication; argon2 off the loop)."""
-    await guard_credentials(account=person.email, scope=PASSWORD_SCOPE)
+    await rt.limiter.guard_credentials(client.ip, account=person.email, scope=PASSWORD_SCOPE)
     async with rt.db() as db, db.begin():
         stored = await repository.password_hash_of(db, person_id=person.entity_id)
     ok, _ = await verify_password(stored, password, settings=rt.settings)
     if not ok:
-        await record_credential_failure(account=person.email, scope=PASSWORD_SCOPE)
+        await rt.limiter.record_failure(client.ip, account=person.email, scope=PASSWORD_SCOPE)
         raise Forbidden(WRONG_PASSWORD)

@@ -13,7 +13,8 @@ _SIX_DIGITS = re.compile(r"[0-9]{6}")
 
 
 def _otp(value: Any) -> str:
-    """API.md §8: a 6-digit string, or a number zero-padded to 6 digits (the seed sent 123456)."""
+    """A 6-digit string, or a number zero-padded to 6 digits (Flask Template's front ends send
+    123456)."""
     if isinstance(value, bool):
         raise ValueError("the OTP must be 6 digits")
     if isinstance(value, int):
@@ -29,8 +30,6 @@ def _otp(value: Any) -> str:
 
 OtpCode = Annotated[str, BeforeValidator(_otp)]
 Password = Annotated[str, Field(max_length=1024)]
-Email = Annotated[str, Field(min_length=1, max_length=320)]
-MfaToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 
 class QrCodeRequest(RequestModel):
@@ -85,25 +84,3 @@ class RecoveryCodesResponse(ResponseModel):
     success: bool = True
     data: list[str] | None = None
     count: int | None = None
-
-
-class SecondFactorRequest(RequestModel):
-    """`mfa_token` from /login (then `email` is optional and must match), or a legacy `email`
-    right after a password or social step. Neither: 401, a code alone signs nobody in."""
-
-    mfa_token: MfaToken | None = None
-    email: Email | None = None
-
-
-class LoginMfaRequest(SecondFactorRequest):
-    otp: OtpCode
-
-
-class RecoveryLoginRequest(SecondFactorRequest):
-    recovery_code: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class SignedInResponse(ResponseModel):
-    message: str
-    success: bool = True
-    user: dict[str, Any]

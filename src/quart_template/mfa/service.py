@@ -25,7 +25,7 @@ from quart_template.mfa.checks import (
 )
 from quart_template.mfa.crypto import DecryptionError, encrypt_text
 from quart_template.mfa.models import OtpMethod
-from quart_template.ratelimit import guard_credentials, record_credential_failure
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 
@@ -58,7 +58,7 @@ async def lock_person(db: AsyncSession, *, person_id: str, with_password: bool =
 
 
 async def start_enrolment(
-    rt: Runtime, *, person: Person, login_type: str, password: str | None
+    rt: Runtime, *, person: Person, login_type: str, password: str | None, client: ClientInfo
 ) -> Enrolment:
     """Check who asks (password, or "social" for people without one), then create the OTP
     method or reuse the one waiting for its first code."""
@@ -67,7 +67,7 @@ async def start_enrolment(
     if login_type == "signup":
         if not password:
             raise BadRequest("Password is required.")
-        await check_password(rt, person=person, password=password)
+        await check_password(rt, person=person, password=password, client=client)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id, with_password=True)
         if login_type == "social" and current.password_hash:
@@ -105,9 +105,9 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
     return secret
 
 
-async def confirm_otp(rt: Runtime, *, person: Person, otp: str) -> list[str]:
+async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> list[str]:
     """The first correct code confirms the method and brings the recovery codes."""
-    await guard_credentials(account=person.email, scope=OTP_SCOPE)
+    await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
         method = await repository.get_otp_method(
@@ -124,15 +124,15 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str) -> list[str]:
                 db, settings=rt.settings, person_id=current.entity_id
             )
     if step is None:
-        await record_credential_failure(account=person.email, scope=OTP_SCOPE)
+        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
         raise Forbidden(INVALID_OTP)
     log.info("otp confirmed", extra={"event": "mfa_otp_confirmed", "person_id": person.entity_id})
     return codes
 
 
-async def enable_mfa(rt: Runtime, *, person: Person, otp: str) -> None:
+async def enable_mfa(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> None:
     """Turn MFA on with a fresh code from the confirmed method."""
-    await guard_credentials(account=person.email, scope=OTP_SCOPE)
+    await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
         if current.mfa_enabled:
@@ -150,22 +150,22 @@ async def enable_mfa(rt: Runtime, *, person: Person, otp: str) -> None:
                 db, event=messages.MFA_ENABLED, to=current.email, data=_mail_data(current)
             )
     if step is None:
-        await record_credential_failure(account=person.email, scope=OTP_SCOPE)
+        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
         raise Forbidden(INVALID_OTP)
     log.info("mfa enabled", extra={"event": "mfa_enabled", "person_id": person.entity_id})
 
 
 async def disable_mfa(
-    rt: Runtime, *, person: Person, otp: str | None, password: str | None
+    rt: Runtime, *, person: Person, otp: str | None, password: str | None, client: ClientInfo
 ) -> None:
     """Turn MFA off with a current code (preferred when both are given) or the password; the
     OTP method and recovery codes are retired with it."""
     if not person.mfa_enabled:
         raise Conflict(NOT_ENABLED)
     if otp is None:
-        await check_password(rt, person=person, password=password or "")
+        await check_password(rt, person=person, password=password or "", client=client)
     else:
-        await guard_credentials(account=person.email, scope=OTP_SCOPE)
+        await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
         if not current.mfa_enabled:
@@ -181,7 +181,7 @@ async def disable_mfa(
         if accepted:
             await _turn_off(db, current, method)
     if not accepted:
-        await record_credential_failure(account=person.email, scope=OTP_SCOPE)
+        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
         raise Forbidden(INVALID_OTP)
     log.info("mfa disabled", extra={"event": "mfa_disabled", "person_id": person.entity_id})
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quart_template.db import Base, UTCDateTime, Versioned, audit_table_for
+from quart_template.db import Base, UTCDateTime
+from quart_template.entities import Versioned, audit_table_for
 
 
 class AuthSession(Versioned, Base):

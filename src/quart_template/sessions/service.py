@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts.models import Person
 from quart_template.db import reader, utcnow
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
@@ -47,8 +48,7 @@ async def issue_session(
     *,
     settings: Settings,
     person: Person,
-    ip: str | None,
-    user_agent: str | None,
+    client: ClientInfo,
 ) -> IssuedToken:
     """A fresh session and its token; every login gets a new one."""
     session_id = secrets.token_hex(32)
@@ -59,8 +59,8 @@ async def issue_session(
         created_at=now,
         expires_at=now + timedelta(seconds=settings.access_token_expire),
         last_used_at=now,
-        ip=ip,
-        user_agent=(user_agent or "")[:255] or None,
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:255] or None,
         changed_by_id=person.entity_id,
     )
     db.add(row)

@@ -9,10 +9,11 @@ from quart_schema import document_response
 
 from quart_template.errors import NotFound
 from quart_template.runtime import runtime
-from quart_template.schema import Message, ResponseModel, reply
+from quart_template.schema import Message, ResponseModel
 from quart_template.sessions.auth import current_caller, login_required
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.service import end_session, sessions_of
+from quart_template.web import reply
 
 blueprint = Blueprint("sessions", __name__)
 

@@ -1,4 +1,5 @@
-"""Request and response bodies of the social endpoints, as the seed sends them."""
+"""Request and response bodies of the social endpoints, as Flask Template's front ends send
+them."""
 
 from __future__ import annotations
 
@@ -40,16 +41,6 @@ class FacebookSignIn(RequestModel):
     name: str | None = Field(None, max_length=255)
     id: str | None = Field(None, max_length=64)
     picture: dict[str, Any] | str | None = None
-
-
-class SocialSignedIn(ResponseModel):
-    """`{"auth": {...}, "success": true, "user": {...}}`, or for an MFA person
-    `{"success": true, "user": {mfa_enabled, email, verified}, "mfa_token": "..."}`."""
-
-    success: bool = True
-    user: dict[str, Any]
-    auth: dict[str, Any] | None = None
-    mfa_token: str | None = None
 
 
 class Profile(ResponseModel):

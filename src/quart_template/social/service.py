@@ -1,11 +1,10 @@
-"""The linking rules of API.md §7: who a verified provider account signs in, or links to. Each
+"""The linking rules: who a verified provider account signs in, or links to. Each
 sign-in is one transaction (never a half-created person); a race with a concurrent first
 sign-in of the same account loses on a unique key and is retried, finding the winner's row."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,15 +12,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts.models import Person
 from quart_template.accounts.repository import add_person, get_person, get_person_by_email
-from quart_template.accounts.serializers import user_object
 from quart_template.db import utcnow
 from quart_template.email.messages import SOCIAL_LINKED
 from quart_template.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from quart_template.events.outbox import enqueue_email
-from quart_template.mfa.challenge import begin_second_factor
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.auth import Caller
-from quart_template.sessions.service import IssuedToken, issue_session
+from quart_template.sessions.service import IssuedToken
+from quart_template.signin.challenge import first_factor_passed
+from quart_template.signin.outcomes import SignedIn, SignInOutcome
 from quart_template.social import repository as repo
 from quart_template.social.providers.base import Identity
 from quart_template.social.transactions import retryable, write_gate
@@ -42,17 +42,23 @@ async def sign_in_with(
     identity: Identity,
     caller: Caller | None,
     presented_token: str | None,
-    ip: str | None,
-    user_agent: str | None,
-) -> dict[str, Any]:
-    """Link to the caller, or sign in (creating or linking a person): the response body."""
+    client: ClientInfo,
+) -> SignInOutcome:
+    """Link to the caller, or sign in (creating or linking a person)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with write_gate(rt), rt.db() as db, db.begin():
                 if caller is not None and presented_token is not None:
                     return await _link_to_caller(db, rt, identity, caller, presented_token)
                 person = await _person_for(db, rt, identity)
-                return await _finish(db, rt, person, identity, ip=ip, user_agent=user_agent)
+                return await first_factor_passed(
+                    db,
+                    settings=rt.settings,
+                    person=person,
+                    method=identity.provider,
+                    client=client,
+                    login_method=identity.provider,
+                )
         except (IntegrityError, StaleDataError, OperationalError) as exc:
             if not retryable(exc):
                 raise
@@ -64,7 +70,7 @@ async def sign_in_with(
 
 async def _link_to_caller(
     db: AsyncSession, rt: Runtime, identity: Identity, caller: Caller, token: str
-) -> dict[str, Any]:
+) -> SignedIn:
     """Signed in: the provider account joins the caller's login methods (409 if taken)."""
     existing = await repo.get_by_identity(db, identity_key=identity.identity_key)
     person = await get_person(db, entity_id=caller.person.entity_id)
@@ -80,8 +86,7 @@ async def _link_to_caller(
     await db.flush()
     # Linking is not a new login: the caller keeps the token they came with.
     current = IssuedToken(access_token=token, session=caller.session)
-    user = user_object(person, current, login_method=identity.provider)
-    return {"auth": identity.auth, "success": True, "user": user}
+    return SignedIn(person=person, token=current, login_method=identity.provider)
 
 
 async def _person_for(db: AsyncSession, rt: Runtime, identity: Identity) -> Person:
@@ -121,8 +126,8 @@ async def _link_by_email(
 
 
 def _mark_verified(person: Person) -> None:
-    """The provider proved the address, so the person is verified. API.md §7 says "linked":
-    the password and sessions stay (the linking email notice warns an owner who did not do it)."""
+    """The provider proved the address, so the person is verified. The password and sessions
+    stay (the linking email notice warns an owner who did not do it)."""
     person.verified = True
     person.verified_on = utcnow()
     person.changed_by_id = person.entity_id
@@ -162,27 +167,6 @@ def _link(db: AsyncSession, rt: Runtime, person: Person, identity: Identity) -> 
             "person_id": person.entity_id,
         },
     )
-
-
-async def _finish(
-    db: AsyncSession,
-    rt: Runtime,
-    person: Person,
-    identity: Identity,
-    *,
-    ip: str | None,
-    user_agent: str | None,
-) -> dict[str, Any]:
-    """A token, or for an MFA person the second-factor step (no token of any kind)."""
-    if person.mfa_enabled:
-        return await begin_second_factor(
-            db, settings=rt.settings, person=person, method=identity.provider
-        )
-    issued = await issue_session(
-        db, settings=rt.settings, person=person, ip=ip, user_agent=user_agent
-    )
-    user = user_object(person, issued, login_method=identity.provider)
-    return {"auth": identity.auth, "success": True, "user": user}
 
 
 def _name(value: str | None) -> str | None:

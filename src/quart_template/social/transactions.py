@@ -3,7 +3,6 @@ that lost a race (unique key, stale version, MySQL deadlock) may simply run agai
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
@@ -11,7 +10,6 @@ from sqlalchemy.exc import OperationalError
 
 from quart_template.runtime import Runtime
 
-WRITE_GATE = "sqlite_write_gate"
 # MySQL: deadlock found / lock wait timeout: the transaction is safe to run again.
 RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
 
@@ -19,13 +17,7 @@ RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
 def write_gate(rt: Runtime) -> AbstractAsyncContextManager[Any]:
     """SQLite has one writer: queue writers here, handed over at once, rather than in SQLite's
     busy handler, which polls with sleeps of up to 100 ms and leaves the lock idle meanwhile."""
-    if rt.engine.dialect.name != "sqlite":
-        return nullcontext()
-    gate = rt.extras.get(WRITE_GATE)
-    if gate is None:
-        gate = rt.extras[WRITE_GATE] = asyncio.Lock()
-    assert isinstance(gate, asyncio.Lock)
-    return gate
+    return rt.sqlite_write_lock or nullcontext()
 
 
 def retryable(exc: Exception) -> bool:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import Blueprint, request
+from quart import Blueprint, Response, request
 from quart_schema import document_response, validate_request
 
 from quart_template.errors import Unauthorized
-from quart_template.ratelimit import rate_limited, record_credential_failure
-from quart_template.request_meta import client_ip, user_agent
 from quart_template.runtime import runtime
-from quart_template.schema import NO_STORE, Message
+from quart_template.schema import Message
 from quart_template.sessions.auth import (
     current_caller,
     login_optional,
@@ -20,80 +18,77 @@ from quart_template.sessions.auth import (
     optional_caller,
     token_from_header,
 )
+from quart_template.signin.outcomes import SignedIn
+from quart_template.signin.responses import SignInResponse, sign_in_response
 from quart_template.social import methods, service
 from quart_template.social.providers import facebook, github, google, linkedin
 from quart_template.social.providers.base import Identity
-from quart_template.social.schemas import (
-    CodeSignIn,
-    FacebookSignIn,
-    GoogleSignIn,
-    LoginMethods,
-    SocialSignedIn,
-)
+from quart_template.social.schemas import CodeSignIn, FacebookSignIn, GoogleSignIn, LoginMethods
+from quart_template.web import client_info, rate_limited, reply
 
 blueprint = Blueprint("social", __name__)
 
 DELETED = "Login method is deleted"
+SCOPE = "social"
 
-Reply = tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int]
 
-
-async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -> Reply:
+async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -> Response:
     """The shared flow: the provider vouches (or 401/502/504), then the linking rules."""
-    rt = runtime()
+    rt, client = runtime(), client_info()
     try:
         identity = await exchange(payload, http=rt.http, settings=rt.settings)
     except Unauthorized:
-        await record_credential_failure(account=None, scope="social")
+        await rt.limiter.record_failure(client.ip, account=None, scope=SCOPE)
         raise
     caller = optional_caller()
-    body = await service.sign_in_with(
+    outcome = await service.sign_in_with(
         rt,
         identity=identity,
         caller=caller,
         presented_token=token_from_header(request.headers.get("Authorization")) if caller else None,
-        ip=client_ip(),
-        user_agent=user_agent(),
+        client=client,
     )
-    return body, 200, NO_STORE
+    # The provider's token answer comes with a signed-in person only (never with the MFA step).
+    auth = identity.auth if isinstance(outcome, SignedIn) else None
+    return reply(sign_in_response(outcome, auth=auth), no_store=True)
 
 
 @blueprint.post("/social/github")
-@rate_limited("social")
+@rate_limited(SCOPE)
 @login_optional
 @validate_request(CodeSignIn)
-@document_response(SocialSignedIn)
-async def sign_in_github(data: CodeSignIn) -> Reply:
+@document_response(SignInResponse)
+async def sign_in_github(data: CodeSignIn) -> Response:
     """Sign in (or link, when signed in) with a GitHub OAuth code."""
     return await _sign_in(github.exchange, data)
 
 
 @blueprint.post("/social/google")
-@rate_limited("social")
+@rate_limited(SCOPE)
 @login_optional
 @validate_request(GoogleSignIn)
-@document_response(SocialSignedIn)
-async def sign_in_google(data: GoogleSignIn) -> Reply:
+@document_response(SignInResponse)
+async def sign_in_google(data: GoogleSignIn) -> Response:
     """Sign in (or link, when signed in) with a Google ID token."""
     return await _sign_in(google.exchange, data)
 
 
 @blueprint.post("/social/linkedin")
-@rate_limited("social")
+@rate_limited(SCOPE)
 @login_optional
 @validate_request(CodeSignIn)
-@document_response(SocialSignedIn)
-async def sign_in_linkedin(data: CodeSignIn) -> Reply:
+@document_response(SignInResponse)
+async def sign_in_linkedin(data: CodeSignIn) -> Response:
     """Sign in (or link, when signed in) with a LinkedIn OAuth code."""
     return await _sign_in(linkedin.exchange, data)
 
 
 @blueprint.post("/social/facebook")
-@rate_limited("social")
+@rate_limited(SCOPE)
 @login_optional
 @validate_request(FacebookSignIn)
-@document_response(SocialSignedIn)
-async def sign_in_facebook(data: FacebookSignIn) -> Reply:
+@document_response(SignInResponse)
+async def sign_in_facebook(data: FacebookSignIn) -> Response:
     """Sign in (or link, when signed in) with a Facebook access token, checked with Facebook."""
     return await _sign_in(facebook.exchange, data)
 
@@ -101,16 +96,16 @@ async def sign_in_facebook(data: FacebookSignIn) -> Reply:
 @blueprint.get("/social")
 @login_required
 @document_response(LoginMethods)
-async def list_login_methods() -> Reply:
+async def list_login_methods() -> Response:
     """The caller's login methods, in the seed's shape."""
     found = await methods.list_methods(runtime(), person_id=current_caller().person.entity_id)
-    return {"login_methods": found, "success": True}, 200, NO_STORE
+    return reply({"login_methods": found, "success": True}, no_store=True)
 
 
 @blueprint.delete("/social/<uuid>")
 @login_required
 @document_response(Message)
-async def delete_login_method(uuid: str) -> Reply:
+async def delete_login_method(uuid: str) -> Response:
     """Unlink one of the caller's login methods (never the last way to sign in)."""
     await methods.unlink(runtime(), person_id=current_caller().person.entity_id, entity_id=uuid)
-    return {"message": DELETED, "success": True}, 200
+    return reply({"message": DELETED, "success": True})

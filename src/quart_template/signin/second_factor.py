@@ -17,13 +17,14 @@ from quart_template.accounts.repository import get_person, get_person_by_email
 from quart_template.db import utcnow
 from quart_template.errors import Unauthorized
 from quart_template.mfa import repository
-from quart_template.mfa.challenge import find_challenge
 from quart_template.mfa.checks import OTP_SCOPE, accept_code
 from quart_template.mfa.models import MfaChallenge
 from quart_template.mfa.recovery_codes import hash_code, normalise_code
-from quart_template.ratelimit import guard_credentials, record_credential_failure
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
-from quart_template.sessions.service import IssuedToken, issue_session
+from quart_template.sessions.service import issue_session
+from quart_template.signin.challenge import find_challenge
+from quart_template.signin.outcomes import SignedIn
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +38,17 @@ INVALID_RECOVERY_CODE = "The MFA recovery code is invalid."
 
 @dataclass(frozen=True)
 class Attempt:
-    """Who is finishing which login, and where client details go."""
+    """Who is finishing which login, from which client."""
 
     mfa_token: str | None
     email: str | None
-    ip: str | None
-    user_agent: str | None
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    person: Person
-    token: IssuedToken
+    client: ClientInfo
 
 
 async def _pending_login(rt: Runtime, attempt: Attempt, scope: str) -> tuple[str, Person]:
     """The live challenge's key and its person, or 401 (counted per client IP)."""
     email_key = normalise_email(attempt.email) if attempt.email else None
-    await guard_credentials(account=email_key, scope=scope)
+    await rt.limiter.guard_credentials(attempt.client.ip, account=email_key, scope=scope)
     challenge, person = await _find_pending(rt, attempt)
     if (
         challenge is None
@@ -62,8 +56,8 @@ async def _pending_login(rt: Runtime, attempt: Attempt, scope: str) -> tuple[str
         or not person.mfa_enabled
         or (email_key is not None and person.email_key != email_key)
     ):
-        await _refuse(NO_CHALLENGE, account=None, scope=scope)
-    await guard_credentials(account=person.email, scope=scope)
+        await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=scope)
+    await rt.limiter.guard_credentials(attempt.client.ip, account=person.email, scope=scope)
     return challenge.id_hash, person
 
 
@@ -85,12 +79,14 @@ async def _find_pending(rt: Runtime, attempt: Attempt) -> tuple[MfaChallenge | N
             db, settings=rt.settings, mfa_token=None, person_id=person.entity_id
         )
         if challenge is not None and challenge.created_at < utcnow() - LEGACY_WINDOW:
-            challenge = None  # API.md: the legacy form counts a password step of 5 minutes only
+            challenge = None  # the legacy form counts a password step of 5 minutes only
         return challenge, person
 
 
-async def _refuse(message: str, *, account: str | None, scope: str) -> NoReturn:
-    await record_credential_failure(account=account, scope=scope)
+async def _refuse(
+    rt: Runtime, attempt: Attempt, message: str, *, account: str | None, scope: str
+) -> NoReturn:
+    await rt.limiter.record_failure(attempt.client.ip, account=account, scope=scope)
     log.info("second factor refused", extra={"event": "mfa_login_failed", "scope": scope})
     raise Unauthorized(message)
 
@@ -110,9 +106,9 @@ async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> Signed
                 raise _Wrong
             signed_in = await _finish(rt, db, challenge_key, current, attempt)
     except (_Wrong, StaleDataError):
-        await _refuse(INVALID_OTP, account=person.email, scope=OTP_SCOPE)
+        await _refuse(rt, attempt, INVALID_OTP, account=person.email, scope=OTP_SCOPE)
     except _Consumed:
-        await _refuse(NO_CHALLENGE, account=None, scope=OTP_SCOPE)
+        await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=OTP_SCOPE)
     log.info(
         "mfa login",
         extra={"event": "login_succeeded", "person_id": person.entity_id, "factor": "otp"},
@@ -138,9 +134,11 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
             row.changed_by_id = person.entity_id
             signed_in = await _finish(rt, db, challenge_key, current, attempt)
     except (_Wrong, StaleDataError):
-        await _refuse(INVALID_RECOVERY_CODE, account=person.email, scope=RECOVERY_SCOPE)
+        await _refuse(
+            rt, attempt, INVALID_RECOVERY_CODE, account=person.email, scope=RECOVERY_SCOPE
+        )
     except _Consumed:
-        await _refuse(NO_CHALLENGE, account=None, scope=RECOVERY_SCOPE)
+        await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=RECOVERY_SCOPE)
     log.info(
         "mfa login",
         extra={
@@ -167,9 +165,7 @@ async def _finish(
     """Spend the challenge and issue the session, in the transaction that spent the code."""
     if not await repository.consume_challenge(db, id_hash=challenge_key):
         raise _Consumed
-    token = await issue_session(
-        db, settings=rt.settings, person=person, ip=attempt.ip, user_agent=attempt.user_agent
-    )
+    token = await issue_session(db, settings=rt.settings, person=person, client=attempt.client)
     return SignedIn(person=person, token=token)
 
 

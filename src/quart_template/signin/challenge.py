@@ -6,17 +6,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
-from quart_template.accounts.serializers import mfa_pending_object
 from quart_template.db import utcnow
 from quart_template.mfa.models import MfaChallenge
+from quart_template.request_meta import ClientInfo
+from quart_template.sessions.service import issue_session
 from quart_template.settings import Settings
+from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
 
 CHALLENGE_SALT = "mfa-challenge"
 
@@ -29,11 +30,29 @@ def _hash(challenge_id: str) -> str:
     return hashlib.sha256(challenge_id.encode()).hexdigest()
 
 
+async def first_factor_passed(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    person: Person,
+    method: str,
+    client: ClientInfo,
+    login_method: str | None = None,
+) -> SignInOutcome:
+    """After a password (or social) step: a session, or for an MFA person the challenge that
+    the second factor must name (`method`: "password" or the provider)."""
+    if person.mfa_enabled:
+        token = await begin_second_factor(db, settings=settings, person=person, method=method)
+        return SecondFactorNeeded(person=person, mfa_token=token)
+    issued = await issue_session(db, settings=settings, person=person, client=client)
+    return SignedIn(person=person, token=issued, login_method=login_method)
+
+
 async def begin_second_factor(
     db: AsyncSession, *, settings: Settings, person: Person, method: str
-) -> dict[str, Any]:
+) -> str:
     """Record the passed first factor (`method`: "password" or a provider) and return the
-    response body: `{"success": true, "user": {mfa_enabled, email, verified}, "mfa_token"}`."""
+    `mfa_token` naming it (signed; the database keeps only the id's hash)."""
     challenge_id = secrets.token_hex(32)
     now = utcnow()
     db.add(
@@ -46,11 +65,7 @@ async def begin_second_factor(
         )
     )
     await db.flush()
-    return {
-        "success": True,
-        "user": mfa_pending_object(person),
-        "mfa_token": _serializer(settings).dumps(challenge_id),
-    }
+    return _serializer(settings).dumps(challenge_id)
 
 
 async def find_challenge(

@@ -1,0 +1,63 @@
+"""The password step of a login. Hashing runs outside any database transaction: on SQLite a
+transaction holds the single write lock, and a hash takes tens of milliseconds."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_template.accounts.models import Person
+from quart_template.accounts.passwords import verify_password
+from quart_template.accounts.repository import get_person, get_person_by_email
+from quart_template.db import reader
+from quart_template.errors import Unauthorized
+from quart_template.request_meta import ClientInfo
+from quart_template.runtime import Runtime
+from quart_template.signin.challenge import first_factor_passed
+from quart_template.signin.outcomes import SecondFactorNeeded, SignInOutcome
+
+log = logging.getLogger(__name__)
+
+LOGIN_SCOPE = "login"
+BAD_CREDENTIALS = "Invalid email or password."
+
+
+async def log_in(rt: Runtime, *, email: str, password: str, client: ClientInfo) -> SignInOutcome:
+    """Check the password (a dummy verify for unknown emails, so timing tells nothing), then a
+    session, or the second-factor step for an MFA person."""
+    await rt.limiter.guard_credentials(client.ip, account=email, scope=LOGIN_SCOPE)
+    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
+        person = await get_person_by_email(db, email=email, with_password=True)
+    stored = person.password_hash if person is not None else None
+    ok, new_hash = await verify_password(stored, password, settings=rt.settings)
+    if person is None or not ok:
+        await rt.limiter.record_failure(client.ip, account=email, scope=LOGIN_SCOPE)
+        reason = "unknown_email" if person is None else "wrong_password"
+        log.info("login failed", extra={"event": "login_failed", "reason": reason, "ip": client.ip})
+        raise Unauthorized(BAD_CREDENTIALS)
+    async with rt.db() as db, db.begin():
+        if new_hash is not None:
+            person = await _store_rehash(db, person, old_hash=stored, new_hash=new_hash)
+        outcome = await first_factor_passed(
+            db, settings=rt.settings, person=person, method="password", client=client
+        )
+    event = "login_mfa_required" if isinstance(outcome, SecondFactorNeeded) else "login_succeeded"
+    log.info("login", extra={"event": event, "person_id": person.entity_id, "ip": client.ip})
+    return outcome
+
+
+async def _store_rehash(
+    db: AsyncSession, person: Person, *, old_hash: str | None, new_hash: str
+) -> Person:
+    """Upgrade a hash made with old parameters (or a legacy scheme), unless it changed meanwhile."""
+    current = await get_person(db, entity_id=person.entity_id, with_password=True)
+    if current is None or current.password_hash != old_hash:
+        return current or person
+    current.password_hash = new_hash
+    current.changed_by_id = current.entity_id
+    await db.flush()
+    log.info(
+        "password rehashed", extra={"event": "password_rehashed", "person_id": current.entity_id}
+    )
+    return current

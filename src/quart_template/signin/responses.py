@@ -1,0 +1,80 @@
+"""The one answer every sign-in gives (login, email verification, second factor, social),
+shaped in one place from the step's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from quart_template.accounts.models import Person
+from quart_template.schema import ResponseModel
+from quart_template.sessions.service import IssuedToken
+from quart_template.signin.outcomes import SignedIn, SignInOutcome
+
+
+class User(ResponseModel):
+    """The user object, as Flask Template's front ends read it: never a hash or a secret."""
+
+    access_token: str
+    active: bool
+    email: str
+    entity_id: str
+    first_name: str | None
+    last_name: str | None
+    latest: bool
+    login_method: str | None
+    verified: bool
+    verified_on: int | None = Field(description="when the email was verified (Unix time)")
+    mfa_enabled: bool
+    expires_in: int = Field(description="when the token expires (Unix time)")
+
+
+class PendingUser(ResponseModel):
+    """An MFA person between the first and the second factor: no token."""
+
+    mfa_enabled: bool
+    email: str
+    verified: bool
+
+
+class SignInResponse(ResponseModel):
+    """A user with a token; or, for an MFA person after the first factor, a pending user and
+    the `mfa_token` for the second step. `message` on verification and second-factor answers,
+    `auth` (the provider's token answer) on social sign-ins that issued a token."""
+
+    message: str | None = None
+    success: bool = True
+    user: User | PendingUser
+    mfa_token: str | None = None
+    auth: dict[str, Any] | None = None
+
+
+def user_object(person: Person, token: IssuedToken, *, login_method: str | None = None) -> User:
+    """The user object for a person signed in with `token`."""
+    return User(
+        access_token=token.access_token,
+        active=person.active,
+        email=person.email,
+        entity_id=person.entity_id,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        latest=True,
+        login_method=login_method,
+        verified=person.verified,
+        verified_on=None if person.verified_on is None else int(person.verified_on.timestamp()),
+        mfa_enabled=person.mfa_enabled,
+        expires_in=token.expires_in,
+    )
+
+
+def sign_in_response(
+    outcome: SignInOutcome, *, message: str | None = None, auth: dict[str, Any] | None = None
+) -> SignInResponse:
+    """The answer to a sign-in step (`reply` leaves out the fields that do not apply)."""
+    if isinstance(outcome, SignedIn):
+        user = user_object(outcome.person, outcome.token, login_method=outcome.login_method)
+        return SignInResponse(message=message, user=user, auth=auth)
+    person = outcome.person
+    pending = PendingUser(mfa_enabled=True, email=person.email, verified=person.verified)
+    return SignInResponse(message=message, user=pending, mfa_token=outcome.mfa_token)

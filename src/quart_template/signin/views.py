@@ -1,0 +1,61 @@
+"""HTTP routes of signing in: parse, call the step, answer with the one sign-in response."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+from quart_schema import document_response, validate_request
+
+from quart_template.runtime import runtime
+from quart_template.signin import second_factor
+from quart_template.signin.password import log_in
+from quart_template.signin.responses import SignInResponse, sign_in_response
+from quart_template.signin.schemas import (
+    LoginMfaRequest,
+    LoginRequest,
+    RecoveryLoginRequest,
+    SecondFactorRequest,
+)
+from quart_template.web import client_info, rate_limited, reply
+
+blueprint = Blueprint("signin", __name__)
+
+OTP_LOGIN = "The TOTP MFA token is valid"
+RECOVERY_LOGIN = "The MFA recovery code is valid"
+
+
+@blueprint.post("/login")
+@rate_limited("login")
+@validate_request(LoginRequest)
+@document_response(SignInResponse)
+async def login(data: LoginRequest) -> Response:
+    """Email and password: the user object with a token, or the MFA step for MFA users."""
+    outcome = await log_in(
+        runtime(), email=data.email, password=data.password, client=client_info()
+    )
+    return reply(sign_in_response(outcome), no_store=True)
+
+
+def _attempt(data: SecondFactorRequest) -> second_factor.Attempt:
+    return second_factor.Attempt(mfa_token=data.mfa_token, email=data.email, client=client_info())
+
+
+@blueprint.post("/login_mfa")
+@rate_limited("mfa")
+@validate_request(LoginMfaRequest)
+@document_response(SignInResponse)
+async def login_mfa(data: LoginMfaRequest) -> Response:
+    """Second factor by TOTP code: the user object with a fresh token."""
+    signed_in = await second_factor.sign_in_with_otp(runtime(), _attempt(data), otp=data.otp)
+    return reply(sign_in_response(signed_in, message=OTP_LOGIN), no_store=True)
+
+
+@blueprint.post("/verify_recovery_code")
+@rate_limited("recovery")
+@validate_request(RecoveryLoginRequest)
+@document_response(SignInResponse)
+async def verify_recovery_code(data: RecoveryLoginRequest) -> Response:
+    """Second factor by a recovery code (spent by this): the user object with a fresh token."""
+    signed_in = await second_factor.sign_in_with_recovery_code(
+        runtime(), _attempt(data), code=data.recovery_code
+    )
+    return reply(sign_in_response(signed_in, message=RECOVERY_LOGIN), no_store=True)
