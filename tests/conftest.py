@@ -18,11 +18,13 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import delete, inspect, text
 
+from quart_template import app as app_module
 from quart_template.app import create_app
 from quart_template.db import make_engine, ping
 from quart_template.models import Base
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
+from tests.support.responses import install_response_check
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL")
@@ -186,6 +188,22 @@ async def app(settings: Settings) -> AsyncIterator[Quart]:
     application = create_app(settings)
     async with application.test_app() as test_app:
         yield test_app.app  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_their_documents(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every app a test builds checks its answers against /openapi.json (see
+    tests/support/responses.py); a test whose requests got an undocumented answer fails."""
+    problems: list[str] = []
+    register = app_module._register_blueprints
+
+    def register_and_check(app: Quart) -> None:
+        register(app)
+        install_response_check(app, problems)
+
+    monkeypatch.setattr(app_module, "_register_blueprints", register_and_check)
+    yield
+    assert not problems, "answers that /openapi.json does not describe:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -9,15 +9,17 @@ from functools import wraps
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from quart import Blueprint, current_app, request
-from quart_schema import RequestSchemaValidationError
+from quart import Blueprint, Response, current_app, request
+from quart_schema import RequestSchemaValidationError, document_response
 from quart_schema.conversion import model_load
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from quart_template.errors import Forbidden, NotFound
 from quart_template.events.pusher import private_channel
 from quart_template.runtime import runtime
+from quart_template.schema import ResponseModel
 from quart_template.sessions.auth import current_caller, login_required
+from quart_template.web import reply
 
 blueprint = Blueprint("events", __name__)
 
@@ -34,7 +36,9 @@ class PusherAuthRequest(BaseModel):
     channel_name: str = Field(min_length=1, max_length=200, pattern=r"^[-a-zA-Z0-9_=@,.;]+$")
 
 
-class PusherAuthResponse(BaseModel):
+class PusherAuthResponse(ResponseModel):
+    """Pusher's channel-auth answer: `<key>:<signature>`."""
+
     auth: str
 
 
@@ -66,7 +70,8 @@ def form_or_json(model: type[BaseModel]) -> Callable[..., Any]:
 @blueprint.post("/pusher/auth")
 @login_required
 @form_or_json(PusherAuthRequest)
-async def pusher_auth(data: PusherAuthRequest) -> dict[str, str]:
+@document_response(PusherAuthResponse)
+async def pusher_auth(data: PusherAuthRequest) -> Response:
     """Sign a subscription to one of the caller's own private channels."""
     client = runtime().pusher
     if client is None:
@@ -82,4 +87,4 @@ async def pusher_auth(data: PusherAuthRequest) -> dict[str, str]:
     signed: dict[str, str] = client.authenticate(
         channel=data.channel_name, socket_id=data.socket_id
     )
-    return {"auth": signed["auth"]}
+    return reply({"auth": signed["auth"]})

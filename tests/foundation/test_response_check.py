@@ -1,0 +1,26 @@
+"""The suite-wide answer check (tests/support/responses.py) catches what it is there for."""
+
+from __future__ import annotations
+
+from quart import Quart
+
+from tests.support.responses import problem_with
+
+
+def test_a_documented_answer_passes(app: Quart) -> None:
+    view = app.view_functions["signin.login"]
+    pending = {"mfa_enabled": True, "email": "a@example.com", "verified": True}
+    assert problem_with(view, 200, {"success": True, "user": pending, "mfa_token": "t"}) is None
+    assert problem_with(view, 401, {"success": False, "message": "Invalid."}) is None
+
+
+def test_an_undeclared_field_an_undocumented_status_and_a_bad_error_are_caught(
+    app: Quart,
+) -> None:
+    view = app.view_functions["accounts.logout"]
+    ok = {"success": True, "message": "User successfully logged out."}
+    assert problem_with(view, 200, ok) is None
+    assert problem_with(view, 200, {**ok, "token": "leaked"}) is not None
+    assert problem_with(view, 201, ok) is not None
+    assert problem_with(view, 403, {"message": "no"}) is not None
+    assert problem_with(view, 403, {"success": True, "message": "no"}) is not None
