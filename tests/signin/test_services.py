@@ -1,0 +1,57 @@
+"""The sign-in steps are plain async functions: they run without any HTTP request, given the
+runtime and the client they are told of."""
+
+from __future__ import annotations
+
+import pytest
+from quart import has_request_context
+from sqlalchemy import select
+
+from quart_template.errors import TooManyRequests, Unauthorized
+from quart_template.request_meta import ClientInfo
+from quart_template.runtime import Runtime
+from quart_template.sessions.models import AuthSession
+from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn
+from quart_template.signin.password import log_in
+from quart_template.signin.responses import sign_in_response
+from tests.factories import DEFAULT_PASSWORD, create_person
+
+CLIENT = ClientInfo(ip="203.0.113.7", user_agent="service-test/1.0")
+
+
+async def test_log_in_without_a_request_records_the_client_it_was_given(rt: Runtime) -> None:
+    person = await create_person(rt)
+    assert not has_request_context()
+    outcome = await log_in(rt, email=person.email, password=DEFAULT_PASSWORD, client=CLIENT)
+    assert isinstance(outcome, SignedIn)
+    assert outcome.person.entity_id == person.entity_id
+    async with rt.db() as db:
+        row = (await db.execute(select(AuthSession))).scalar_one()
+    assert (row.ip, row.user_agent) == ("203.0.113.7", "service-test/1.0")
+    body = sign_in_response(outcome).model_dump()
+    assert body["user"]["access_token"] == outcome.token.access_token
+    assert body["user"]["email"] == person.email
+
+
+async def test_failures_count_against_the_given_address(rt: Runtime) -> None:
+    person = await create_person(rt)
+    for _ in range(5):
+        with pytest.raises(Unauthorized):
+            await log_in(rt, email=person.email, password="wrong password", client=CLIENT)
+    with pytest.raises(TooManyRequests):
+        await log_in(rt, email=person.email, password=DEFAULT_PASSWORD, client=CLIENT)
+
+
+async def test_an_mfa_person_gets_the_second_factor_step(rt: Runtime) -> None:
+    person = await create_person(rt)
+    async with rt.db() as db, db.begin():
+        current = await db.merge(person)
+        current.mfa_enabled = True
+    outcome = await log_in(rt, email=person.email, password=DEFAULT_PASSWORD, client=CLIENT)
+    assert isinstance(outcome, SecondFactorNeeded) and outcome.mfa_token
+    body = sign_in_response(outcome).model_dump(exclude_none=True)
+    assert body == {
+        "success": True,
+        "user": {"mfa_enabled": True, "email": person.email, "verified": True},
+        "mfa_token": outcome.mfa_token,
+    }
