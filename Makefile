@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run migrate test lint format migration bench clean
+.PHONY: help install run migrate test lint format docs migration bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src/
 format: $(STAMP) ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: $(STAMP) ## Regenerate the endpoint table in docs/api.md from the app's OpenAPI document
+	$(BIN)/python docs/generate.py
 
 migration: $(STAMP) ## Regenerate the initial Alembic revision from the models (pre-release only)
 	rm -f alembic/versions/0001_initial.py var/migration.db
