@@ -1,4 +1,4 @@
-"""Typed settings from the environment and `.env`; the seed's variable names keep working."""
+"""Typed settings from the environment and `.env`; Flask Template's variable names keep working."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def _alias(*names: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    """Every variable of API.md §6; field names are the environment names, lower-cased."""
+    """Every setting (README's configuration tables); field names are the environment names,
+    lower-cased."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
@@ -157,7 +158,7 @@ class Settings(BaseSettings):
 
     @property
     def amqp_url(self) -> str | None:
-        """The broker URL, built from the seed's BROKER_PATH when AMQP_URL is unset."""
+        """The broker URL, built from Flask Template's BROKER_PATH when AMQP_URL is unset."""
         if self.amqp_url_:
             return self.amqp_url_
         if self.broker_path:

@@ -1,4 +1,4 @@
-"""Person and login method: versioned entities with the seed's fields."""
+"""Person and login method: versioned entities with Flask Template's fields."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ EMAIL_QUEUE = "email-transmitter"
 
 
 def queue_body(email: OutgoingEmail) -> bytes:
-    """Exactly the seed's body: {"event", "data", "to_emails"}."""
+    """Exactly Flask Template's body: {"event", "data", "to_emails"}."""
     body = {"event": email.event, "data": email.data, "to_emails": email.to}
     return json.dumps(body, separators=(",", ":")).encode()
 

@@ -64,7 +64,7 @@ def private_channel(entity: str, owner_id: str) -> str:
 
 def pusher_events(row: OutboxMessage, *, public_channels: bool) -> list[dict[str, str]]:
     """The row's events: the public form on the owner's private channel, and optionally the
-    seed's public channel with nothing but the entity id and version."""
+    public channel Flask Template used, with nothing but the entity id and version."""
     if not row.entity or not row.owner_id or not row.action:
         raise PermanentDeliveryError("not an entity event with an owner")
     data = json.dumps(row.body()["data"], separators=(",", ":"))

@@ -1,5 +1,5 @@
-"""Recovery codes: 32 upper-case hex characters as the seed. Matched by SHA-256 (the codes are
-random 128-bit values, so a fast hash is enough: there is nothing to brute-force offline)."""
+"""Recovery codes: 32 upper-case hex characters as Flask Template made them. Matched by SHA-256
+(the codes are random 128-bit values, so a fast hash is enough: nothing to brute-force offline)."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ class SetupMfaRequest(RequestModel):
 
 
 class RecoveryCodesResponse(ResponseModel):
-    """The seed's `{"data": [codes], "success": true}`; without RECOVERY_CODES_VIEWABLE, GET
+    """Flask Template's `{"data": [codes], "success": true}`; without RECOVERY_CODES_VIEWABLE, GET
     sends `{"success": true, "count": N}` instead."""
 
     success: bool = True

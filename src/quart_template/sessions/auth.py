@@ -1,4 +1,4 @@
-"""The Authorization header: `Basic <token>` as the seed, or `Bearer <token>`."""
+"""The Authorization header: `Basic <token>` as Flask Template sent it, or `Bearer <token>`."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class IssuedToken:
 
     @property
     def expires_in(self) -> int:
-        """The seed's `expires_in`: the expiry as a Unix timestamp."""
+        """`expires_in` as Flask Template's clients read it: the expiry as a Unix timestamp."""
         return int(self.session.expires_at.timestamp())
 
 

@@ -1,4 +1,4 @@
-"""The caller's login methods: list them in the seed's shape, unlink one (never the last)."""
+"""The caller's login methods: list them in Flask Template's shape, unlink one (never the last)."""
 
 from __future__ import annotations
 

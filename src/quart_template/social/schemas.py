@@ -25,7 +25,7 @@ class GoogleSignIn(RequestModel):
 
 
 class FacebookSignIn(RequestModel):
-    """Facebook: the JS SDK's `authResponse` (plus the profile the seed's front end adds).
+    """Facebook: the JS SDK's `authResponse` (plus the profile Flask Template's front end adds).
     Only `accessToken` and `userID` matter, and only once Facebook confirmed them; the email
     and name sent here are ignored (they come from `/me`)."""
 

@@ -97,7 +97,7 @@ async def sign_in_facebook(data: FacebookSignIn) -> Response:
 @login_required
 @document_response(LoginMethods)
 async def list_login_methods() -> Response:
-    """The caller's login methods, in the seed's shape."""
+    """The caller's login methods, each with its provider profile."""
     found = await methods.list_methods(runtime(), person_id=current_caller().person.entity_id)
     return reply({"login_methods": found, "success": True}, no_store=True)
 

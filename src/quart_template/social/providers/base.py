@@ -26,7 +26,7 @@ class Identity:
     first_name: str | None
     last_name: str | None
     user_name: str | None
-    # The seed's `auth` object: the provider's tokens as the client may see them.
+    # The `auth` object of the answer: the provider's tokens as the client may see them.
     auth: dict[str, Any] = field(default_factory=dict)
 
     @property

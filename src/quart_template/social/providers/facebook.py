@@ -95,7 +95,7 @@ def _identity(
         provider="facebook",
         provider_user_id=payload.userID,
         email=email,
-        # Facebook does not promise the address was confirmed (API.md §8).
+        # Facebook does not promise the address was confirmed (FACEBOOK_EMAIL_VERIFIED).
         email_verified=email is not None and settings.facebook_email_verified,
         first_name=optional_text(me, "first_name"),
         last_name=optional_text(me, "last_name"),

@@ -1,5 +1,5 @@
 """LinkedIn through OpenID Connect: the code is exchanged for a token, then `userinfo` is read
-(the seed's `/v2/me` + `emailAddress` API is retired)."""
+(LinkedIn retired the older `/v2/me` + `emailAddress` API)."""
 
 from __future__ import annotations
 
