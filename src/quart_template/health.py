@@ -10,6 +10,7 @@ from quart_schema import hide
 from quart_template.db import ping
 from quart_template.errors import error_response
 from quart_template.runtime import Runtime, runtime
+from quart_template.web import reply
 
 blueprint = Blueprint("health", __name__)
 
@@ -24,14 +25,14 @@ async def index() -> Response:
 
 @blueprint.get("/healthz")
 @hide
-async def healthz() -> dict[str, str]:
+async def healthz() -> Response:
     """The process is alive; says nothing about dependencies."""
-    return {"status": "ok"}
+    return reply({"status": "ok"})
 
 
 @blueprint.get("/readyz")
 @hide
-async def readyz() -> tuple[dict[str, str], int]:
+async def readyz() -> Response:
     """Ready when the database answers; a configured broker that is down degrades, not fails."""
     rt = runtime()
     database = "ok" if await _database_answers(rt) else "down"
@@ -41,12 +42,12 @@ async def readyz() -> tuple[dict[str, str], int]:
         "database": database,
         "broker": broker,
     }
-    return body, 200 if database == "ok" else 503
+    return reply(body, 200 if database == "ok" else 503)
 
 
 @blueprint.get("/metrics")
 @hide
-async def metrics() -> Response | dict[str, object]:
+async def metrics() -> Response:
     """The outbox backlog (pending rows and the oldest one's age, per destination) as JSON."""
     rt = runtime()
     read = rt.outbox_metrics
@@ -54,7 +55,7 @@ async def metrics() -> Response | dict[str, object]:
         outbox = await asyncio.wait_for(read(), timeout=3) if read is not None else None
     except Exception:
         return error_response(503, "The database is down: no outbox metrics.")
-    return {"outbox": outbox}
+    return reply({"outbox": outbox})
 
 
 async def _database_answers(rt: Runtime) -> bool:
