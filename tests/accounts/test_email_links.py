@@ -7,8 +7,8 @@ from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.accounts.helpers import SIGNUP, link_path, log_in
 from tests.fakes.smtp import SmtpSink
+from tests.support.accounts import SIGNUP, link_path, log_in
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from werkzeug.security import generate_password_hash
 from quart_template.accounts.models import Person
 from quart_template.accounts.repository import get_person
 from quart_template.runtime import Runtime
-from tests.accounts.helpers import log_in
-from tests.factories import DEFAULT_PASSWORD, create_person
+from tests.support.accounts import log_in
+from tests.support.factories import DEFAULT_PASSWORD, create_person
 
 BAD_CREDENTIALS = "Invalid email or password."
 

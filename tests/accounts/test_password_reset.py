@@ -12,20 +12,12 @@ from sqlalchemy import update
 from quart_template.accounts.models import Person
 from quart_template.accounts.tokens import encode_uid
 from quart_template.runtime import Runtime
-from tests.accounts.helpers import emails, last_link, link_path, log_in
-from tests.factories import DEFAULT_PASSWORD, create_person, signed_in
+from tests.support.accounts import emails, last_link, link_path, log_in, reset_link
+from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
 
 SENT = "Password reset email sent to the user"
 DONE = "Your password has been updated! You are now able to log in."
 NEW_PASSWORD = "a brand new passphrase"
-
-
-async def _reset_link(
-    client: Client, rt: Runtime, email: str = "ada@example.com"
-) -> tuple[str, str]:
-    response = await client.post("/forgot_password", json={"email": email})
-    assert response.status_code == 200
-    return link_path(await last_link(rt, event="RESET_PASSWORD", to=email), "reset-password")
 
 
 async def test_forgot_answers_the_same_for_known_and_unknown_emails(
@@ -53,7 +45,7 @@ async def test_reset_sets_the_password_revokes_sessions_and_does_not_sign_in(
     client: Client, rt: Runtime
 ) -> None:
     user = await signed_in(rt)
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     response = await client.post(
         f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
     )
@@ -69,7 +61,7 @@ async def test_reset_sets_the_password_revokes_sessions_and_does_not_sign_in(
 
 async def test_a_reset_link_works_once(client: Client, rt: Runtime) -> None:
     await create_person(rt)
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     url = f"/reset_password/{token}/{uidb64}"
     assert (await client.post(url, json={"password": NEW_PASSWORD})).status_code == 200
     again = await client.post(url, json={"password": "yet another passphrase"})
@@ -82,7 +74,7 @@ async def test_a_reset_link_dies_when_the_password_changes_otherwise(
     client: Client, rt: Runtime
 ) -> None:
     user = await signed_in(rt)
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     changed = await client.post(
         "/update_password",
         json={"existing_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
@@ -100,7 +92,7 @@ async def test_tampered_swapped_and_foreign_purpose_tokens_are_refused(
 ) -> None:
     await create_person(rt)
     bob = await create_person(rt, email="bob@example.com")
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     await client.post("/signup", json={
         "email": "new@example.com", "password": "a long enough passphrase",
     })  # fmt: skip
@@ -125,7 +117,7 @@ async def test_an_expired_reset_link_is_refused(
     client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await create_person(rt)
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     later = int(time.time()) + rt.settings.reset_token_expire + 5
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
     response = await client.post(
@@ -136,7 +128,7 @@ async def test_an_expired_reset_link_is_refused(
 
 async def test_reset_applies_the_password_policy(client: Client, rt: Runtime) -> None:
     await create_person(rt)
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     for password in ("short", "password", "x" * 129, "ada@example.com"):
         response = await client.post(
             f"/reset_password/{token}/{uidb64}", json={"password": password}
@@ -155,7 +147,7 @@ async def test_mfa_stays_on_after_a_reset(client: Client, rt: Runtime) -> None:
         await db.execute(
             update(Person).where(Person.entity_id == person.entity_id).values(mfa_enabled=True)
         )
-    token, uidb64 = await _reset_link(client, rt)
+    token, uidb64 = await reset_link(client, rt)
     await client.post(f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD})
     body = await (await log_in(client, password=NEW_PASSWORD)).get_json()
     assert body["user"]["mfa_enabled"] is True and "mfa_token" in body

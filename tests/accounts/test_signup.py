@@ -12,8 +12,8 @@ from quart_template.accounts.models import LoginMethod, Person
 from quart_template.app import create_app
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.accounts.helpers import SIGNUP, emails, last_link, link_path, log_in
-from tests.factories import DEFAULT_PASSWORD, create_person
+from tests.support.accounts import SIGNUP, emails, last_link, link_path, log_in
+from tests.support.factories import DEFAULT_PASSWORD, create_person
 
 SIGNED_UP = "User successfully created and a confirmation email has been sent via email."
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
-from tests.accounts.helpers import emails, log_in
-from tests.factories import DEFAULT_PASSWORD, signed_in
+from tests.support.accounts import emails, log_in
+from tests.support.factories import DEFAULT_PASSWORD, signed_in
 
 NEW_PASSWORD = "a brand new passphrase"
 

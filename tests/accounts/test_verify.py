@@ -11,22 +11,15 @@ from quart.typing import TestClientProtocol as Client
 
 from quart_template.accounts.tokens import encode_uid
 from quart_template.runtime import Runtime
-from tests.accounts.helpers import SIGNUP, emails, last_link, link_path
-from tests.factories import create_person
+from tests.support.accounts import SIGNUP, USER_FIELDS, emails, last_link, link_path, signup_link
+from tests.support.factories import create_person
 
 CONFIRMED = "You have confirmed your account. Thanks!"
 SENT = "A confirmation email has been sent via email."
 
 
-async def _signup_link(
-    client: Client, rt: Runtime, email: str = SIGNUP["email"]
-) -> tuple[str, str]:
-    await client.post("/signup", json={**SIGNUP, "email": email})
-    return link_path(await last_link(rt, event="USER_CREATED", to=email), "login")
-
-
 async def test_verify_confirms_and_signs_in(client: Client, rt: Runtime) -> None:
-    token, uidb64 = await _signup_link(client, rt)
+    token, uidb64 = await signup_link(client, rt)
     response = await client.post(f"/verify/{token}/{uidb64}")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -35,10 +28,7 @@ async def test_verify_confirms_and_signs_in(client: Client, rt: Runtime) -> None
     user = body["user"]
     assert user["verified"] is True and isinstance(user["verified_on"], int)
     assert user["email"] == SIGNUP["email"] and user["latest"] is True
-    assert set(user) == {
-        "access_token", "active", "email", "entity_id", "first_name", "last_name", "latest",
-        "login_method", "verified", "verified_on", "mfa_enabled", "expires_in",
-    }  # fmt: skip
+    assert set(user) == USER_FIELDS
     assert uidb64 == encode_uid(user["entity_id"])
     sessions = await client.get(
         "/sessions", headers={"Authorization": f"Basic {user['access_token']}"}
@@ -47,7 +37,7 @@ async def test_verify_confirms_and_signs_in(client: Client, rt: Runtime) -> None
 
 
 async def test_a_verification_link_works_once(client: Client, rt: Runtime) -> None:
-    token, uidb64 = await _signup_link(client, rt)
+    token, uidb64 = await signup_link(client, rt)
     assert (await client.post(f"/verify/{token}/{uidb64}")).status_code == 200
     again = await client.post(f"/verify/{token}/{uidb64}")
     assert again.status_code == 400
@@ -56,7 +46,7 @@ async def test_a_verification_link_works_once(client: Client, rt: Runtime) -> No
 
 
 async def test_tampered_verification_tokens_are_refused(client: Client, rt: Runtime) -> None:
-    token, uidb64 = await _signup_link(client, rt)
+    token, uidb64 = await signup_link(client, rt)
     flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     for bad_token, bad_uid in [
         (flipped, uidb64),
@@ -73,8 +63,8 @@ async def test_tampered_verification_tokens_are_refused(client: Client, rt: Runt
 async def test_a_token_for_one_person_with_the_uid_of_another_is_refused(
     client: Client, rt: Runtime
 ) -> None:
-    token_a, _ = await _signup_link(client, rt, "a@example.com")
-    _, uid_b = await _signup_link(client, rt, "b@example.com")
+    token_a, _ = await signup_link(client, rt, "a@example.com")
+    _, uid_b = await signup_link(client, rt, "b@example.com")
     response = await client.post(f"/verify/{token_a}/{uid_b}")
     assert response.status_code == 400
 
@@ -82,7 +72,7 @@ async def test_a_token_for_one_person_with_the_uid_of_another_is_refused(
 async def test_an_expired_verification_link_is_refused(
     client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token, uidb64 = await _signup_link(client, rt)
+    token, uidb64 = await signup_link(client, rt)
     later = int(time.time()) + rt.settings.verify_token_expire + 5
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
     response = await client.post(f"/verify/{token}/{uidb64}")

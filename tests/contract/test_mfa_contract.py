@@ -15,7 +15,8 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.settings import Settings
-from tests.contract.mfa_social_support import (
+from tests.fakes.providers import FakeProviders
+from tests.support.mfa import (
     PASSWORD,
     USER_KEYS,
     Authenticator,
@@ -26,7 +27,6 @@ from tests.contract.mfa_social_support import (
     providers_fixture,
     sign_up_and_log_in,
 )
-from tests.fakes.providers import FakeProviders
 
 HEX32 = re.compile(r"[0-9A-F]{32}")
 

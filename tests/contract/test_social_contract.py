@@ -11,7 +11,8 @@ import pytest
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.settings import Settings
-from tests.contract.mfa_social_support import (
+from tests.fakes.providers import FakeProviders
+from tests.support.mfa import (
     PASSWORD,
     USER_KEYS,
     Authenticator,
@@ -22,7 +23,6 @@ from tests.contract.mfa_social_support import (
     providers_fixture,
     sign_up_and_log_in,
 )
-from tests.fakes.providers import FakeProviders
 
 providers = pytest.fixture(providers_fixture, name="providers")
 

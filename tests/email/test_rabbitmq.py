@@ -16,8 +16,8 @@ from quart_template.email.rabbitmq import EMAIL_QUEUE, RabbitMqBackend
 from quart_template.events.outbox import PENDING, SENT
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.email.support import LINK, email_row, record_email
-from tests.fakes.smtp import free_port
+from tests.support.email import LINK, email_row, record_email
+from tests.support.network import free_port
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def test_broker_down_keeps_the_email_pending(
 ) -> None:
     from quart_template.app import create_app
 
-    down = f"amqp://guest:guest@127.0.0.1:{free_port('127.0.0.1')}/"
+    down = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     app = create_app(make_settings(email_backend="rabbitmq", amqp_url_=down, mail_timeout=2.0))
     async with app.test_app():
         rt: Runtime = app.extensions["runtime"]

@@ -9,7 +9,7 @@ from quart_template.accounts.models import Person
 from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.runtime import Runtime
-from tests.mfa.conftest import Enrolled, enrol
+from tests.support.mfa import Enrolled, enrol
 
 
 async def _disable(client: Client, enrolled: Enrolled, **body: object) -> tuple[int, dict]:

@@ -14,8 +14,8 @@ from quart_template.accounts.models import Person
 from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.runtime import Runtime
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, FrozenClock, enrol
 
 
 async def _qrcode(client: Client, headers: dict[str, str], **body: object) -> tuple[int, dict]:

@@ -16,13 +16,9 @@ from quart_template.mfa.challenge import begin_second_factor
 from quart_template.mfa.models import MfaChallenge
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
-
-USER_FIELDS = {
-    "access_token", "active", "email", "entity_id", "first_name", "last_name", "latest",
-    "login_method", "verified", "verified_on", "mfa_enabled", "expires_in",
-}  # fmt: skip
+from tests.support.accounts import USER_FIELDS
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, FrozenClock, enrol, password_step
 
 
 async def _login_mfa(client: Client, **body: object) -> tuple[int, dict]:

@@ -12,8 +12,8 @@ from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import RecoveryCode
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, FrozenClock, enrol, password_step
 
 
 async def _codes(client: Client, enrolled: Enrolled) -> dict:

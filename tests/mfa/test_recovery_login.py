@@ -9,7 +9,7 @@ from quart.typing import TestClientProtocol as Client
 from quart_template.accounts.models import Person
 from quart_template.mfa.challenge import begin_second_factor
 from quart_template.runtime import Runtime
-from tests.mfa.conftest import Enrolled, password_step
+from tests.support.mfa import Enrolled, password_step
 
 
 async def _recover(client: Client, **body: object) -> tuple[int, dict]:

@@ -7,16 +7,15 @@ import time
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
-from tests.factories import signed_in
+from tests.support.accounts import access_token, log_in
+from tests.support.factories import signed_in
+from tests.support.http import auth
 
 
 async def _login(client: Client, agent: str) -> dict[str, str]:
-    response = await client.post(
-        "/login",
-        json={"email": "ada@example.com", "password": "correct horse battery staple"},
-        headers={"User-Agent": agent},
-    )
-    return {"Authorization": f"Bearer {(await response.get_json())['user']['access_token']}"}
+    """Log in again from another device: its Authorization header."""
+    response = await log_in(client, headers={"User-Agent": agent})
+    return auth(await access_token(response), "Bearer")
 
 
 async def test_list_shows_the_callers_live_sessions(client: Client, rt: Runtime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
-from tests.factories import signed_in
+from tests.support.factories import signed_in
 
 
 async def test_basic_and_bearer_headers_both_work(client: Client, rt: Runtime) -> None:

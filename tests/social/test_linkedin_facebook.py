@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
-from tests.factories import create_person
 from tests.fakes.providers import FakeProviders
+from tests.support.factories import create_person
 
 
 async def test_new_linkedin_sign_in(client: Client, providers: FakeProviders) -> None:

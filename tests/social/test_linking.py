@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from quart_template.accounts.models import LoginMethod, Person
 from quart_template.events.outbox import OutboxMessage
 from quart_template.runtime import Runtime
-from tests.factories import DEFAULT_PASSWORD, create_person, signed_in
 from tests.fakes.providers import FakeProviders
+from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
 
 
 async def _linked_notices(rt: Runtime) -> list[OutboxMessage]:

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from quart_template.accounts.models import LoginMethod
 from quart_template.runtime import Runtime
-from tests.factories import DEFAULT_PASSWORD, signed_in
 from tests.fakes.providers import FakeProviders
+from tests.support.factories import DEFAULT_PASSWORD, signed_in
 
 
 async def _methods(client: Client, headers: dict[str, str]) -> list[dict[str, object]]:
