@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.app import create_app
@@ -100,46 +99,6 @@ def _auth(token: str, scheme: str = "Basic") -> dict[str, str]:
 
 
 # --- §1 conventions -------------------------------------------------------------------
-
-
-async def test_root_welcomes_in_plain_text(client: Client) -> None:
-    response = await client.get("/")
-    assert response.status_code == 200
-    assert response.mimetype == "text/plain"
-    assert (await response.get_data(as_text=True)).strip() == "Welcome to Quart Template."
-
-
-async def test_unknown_path_and_wrong_method_are_json(client: Client) -> None:
-    await _json_error(await client.get("/no/such/path"), 404)
-    await _json_error(await client.post("/no/such/path", json={}), 404)
-    await _json_error(await client.get("/login"), 405)
-    await _json_error(await client.put("/signup", json=SIGNUP), 405)
-    await _json_error(await client.delete("/logout"), 405)
-
-
-@pytest.mark.parametrize(
-    "path", ["/login", "/signup", "/forgot_password", "/resend_confirmation", "/update_password"]
-)
-@pytest.mark.parametrize("raw", ["{bad", "[1, 2]", '"text"', "42", "null", "", "true"])
-async def test_a_body_that_is_not_a_json_object_is_400(client: Client, path: str, raw: str) -> None:
-    response = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
-    if path == "/update_password" and response.status_code == 401:
-        return  # authentication may be checked first
-    body = await _json_error(response, 400)
-    assert body["message"] == "Please use 'application/json'"
-
-
-@pytest.mark.parametrize("path", ["/login", "/signup", "/forgot_password", "/logout"])
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
-async def test_a_non_json_content_type_is_415(client: Client, path: str, content_type: str) -> None:
-    response = await client.post(path, data="email=a", headers={"Content-Type": content_type})
-    await _json_error(response, 415)
-
-
-async def test_a_body_over_64_kib_is_413(client: Client) -> None:
-    big = {"email": "a@example.com", "password": "x" * (64 * 1024)}
-    await _json_error(await client.post("/login", json=big), 413)
-    await _json_error(await client.post("/signup", json={**SIGNUP, "first_name": "x" * 70000}), 413)
 
 
 @pytest.mark.parametrize("field", ["verified", "mfa_enabled", "active", "entity_id", "is_admin"])
@@ -236,31 +195,6 @@ async def test_missing_authorization_is_401_and_query_token_is_ignored(client: C
     await _json_error(await client.get(f"/sessions?access_token={token}"), 401)
     await _json_error(await client.get(f"/sessions?token={token}"), 401)
     await _json_error(await client.post(f"/logout?access_token={token}"), 401)
-
-
-async def test_health_and_docs(client: Client) -> None:
-    healthz = await client.get("/healthz")
-    assert healthz.status_code == 200 and (await healthz.get_json())["status"] == "ok"
-    readyz = await client.get("/readyz")
-    body = await readyz.get_json()
-    assert readyz.status_code == 200
-    assert body == {"status": "ok", "database": "ok", "broker": "off"}
-    spec = await (await client.get("/openapi.json")).get_json()
-    assert spec["openapi"].startswith("3")
-    for path in (
-        "/login",
-        "/logout",
-        "/signup",
-        "/verify/{token}/{uidb64}",
-        "/forgot_password",
-        "/reset_password/{token}/{uidb64}",
-        "/update_password",
-        "/resend_confirmation",
-    ):
-        assert path in spec["paths"], path
-    assert "requestBody" in spec["paths"]["/signup"]["post"]
-    docs = await client.get("/docs")
-    assert docs.status_code == 200 and docs.mimetype == "text/html"
 
 
 # --- §2 accounts and sessions ----------------------------------------------------------
@@ -586,63 +520,6 @@ async def test_trusted_proxies_forwarded_for_is_believed(
             await _json_error(response, 401)
 
 
-# --- no request produces a 500 ------------------------------------------------------------
-
-ODD_VALUES: list[Any] = [
-    None,
-    0,
-    -1,
-    10**40,
-    1.5e308,
-    True,
-    [],
-    ["a"],
-    {},
-    {"$gt": ""},
-    "",
-    " ",
-    "\u0000",
-    "\ud7ff\ue000\U0001f600",
-    "x" * 5000,
-    "a@b",
-    "é@例え.テスト",
-]
-ROUTES: list[tuple[str, list[str]]] = [
-    ("/login", ["email", "password"]),
-    ("/signup", ["first_name", "last_name", "email", "password", "login_method"]),
-    ("/resend_confirmation", ["email"]),
-    ("/forgot_password", ["email"]),
-    ("/update_password", ["existing_password", "new_password"]),
-]
-VALID: dict[str, Any] = {
-    "email": "odd@example.com",
-    "password": PASSWORD,
-    "first_name": "Odd",
-    "last_name": "Input",
-    "login_method": "signup",
-    "existing_password": PASSWORD,
-    "new_password": "another passphrase",
-}
-
-
-async def test_odd_json_values_never_make_a_500(client: Client) -> None:
-    token = (await _signed_up(client))["access_token"]
-    for path, fields in ROUTES:
-        headers = _auth(token) if path == "/update_password" else {}
-        for field in fields:
-            for value in ODD_VALUES:
-                body = {name: VALID[name] for name in fields}
-                body[field] = value
-                response = await client.post(path, json=body, headers=headers)
-                assert response.status_code < 500, (path, field, value)
-                if response.status_code >= 400:
-                    await _json_error(response, response.status_code)
-            missing = {name: VALID[name] for name in fields if name != field}
-            response = await client.post(path, json=missing, headers=headers)
-            if field not in ("first_name", "last_name", "login_method"):
-                await _json_error(response, 400)
-
-
 async def test_odd_paths_never_make_a_500(client: Client) -> None:
     token = (await _signed_up(client))["access_token"]
     odd = ["x" * 8000, "%00", "..", "%2F", "%E2%82%AC", "=", "-_", "A" * 43, "_" * 64]
@@ -656,37 +533,6 @@ async def test_odd_paths_never_make_a_500(client: Client) -> None:
         response = await client.delete(f"/sessions/{session_id}", headers=_auth(token))
         assert 400 <= response.status_code < 500
         await _json_error(response, response.status_code)
-
-
-async def test_odd_headers_never_make_a_500(client: Client, app: Quart) -> None:
-    for headers in (
-        {"Content-Type": "application/json; charset=latin-1"},
-        {"Content-Type": "application/json", "Content-Length": "abc"},
-        {"Content-Type": "application/json", "X-Forwarded-For": "not-an-ip, ,::::"},
-        {"Content-Type": "application/json", "User-Agent": "x" * 10000},
-    ):
-        response = await client.post(
-            "/login", data='{"email": "a@b.c", "password": "x"}', headers=headers
-        )
-        assert response.status_code < 500, headers
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"[" * 30000 + b"]" * 30000,
-        b'{"email": ' + b"[" * 30000 + b"]" * 30000 + b', "password": "x"}',
-        b'\xef\xbb\xbf{"email": "a@b.com", "password": "x"}',
-        b'{"email": "\xff\xfe", "password": "x"}',
-        b'{"email": ' + b"9" * 5000 + b', "password": "x"}',
-        b'{"email": NaN, "password": "x"}',
-        b'{"email": "a\\ud800@b.com", "password": "abc\\udfffdefghij"}',
-    ],
-)
-async def test_odd_raw_bodies_are_400(client: Client, raw: bytes) -> None:
-    for path in ("/login", "/signup", "/forgot_password"):
-        response = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
-        await _json_error(response, 400)
 
 
 async def test_a_reset_link_dies_when_the_password_changes(
@@ -737,25 +583,6 @@ async def test_security_notices_by_email(client: Client, rt: Runtime, smtp_sink:
     notices = smtp_sink.to(EMAIL)[before:]
     assert len(notices) == 1
     assert PASSWORD not in notices[0].text and "another passphrase" not in notices[0].text
-
-
-async def test_readyz_is_503_json_when_the_database_is_down(
-    client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def down(*args: Any, **kwargs: Any) -> None:
-        raise ConnectionRefusedError("database down")
-
-    # Simulated outage: the ping and any other query (outbox numbers) fail.
-    monkeypatch.setattr("quart_template.health.ping", down)
-    monkeypatch.setitem(rt.extras, "outbox_metrics", down)
-    response = await client.get("/readyz")
-    assert response.status_code == 503
-    body = await response.get_json()
-    assert body == {"status": "degraded", "database": "down", "broker": "off"}
-    metrics = await client.get("/metrics")
-    assert metrics.status_code == 503
-    assert (await metrics.get_json())["success"] is False
-    assert (await client.get("/healthz")).status_code == 200
 
 
 async def test_successful_logins_do_not_count_against_the_ip(
@@ -965,17 +792,6 @@ async def test_parallel_requests_of_one_person_never_500(client: Client) -> None
         _login(client),
     )
     assert all(r.status_code < 500 for r in mixed), [r.status_code for r in mixed]
-
-
-async def test_the_body_cap_is_exactly_64_kib(client: Client) -> None:
-    head, tail = b'{"email": "a@example.com", "password": "', b'"}'
-    for size, status in ((64 * 1024, 400), (64 * 1024 + 1, 413)):
-        raw = head + b"x" * (size - len(head) - len(tail)) + tail
-        assert len(raw) == size
-        response = await client.post(
-            "/login", data=raw, headers={"Content-Type": "application/json"}
-        )
-        await _json_error(response, status)
 
 
 async def test_default_per_ip_limit_is_50_failures(client: Client) -> None:
