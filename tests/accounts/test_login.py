@@ -20,7 +20,7 @@ from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 from tests.support.accounts import USER_FIELDS, log_in
 from tests.support.factories import DEFAULT_PASSWORD, create_person
-from tests.support.http import json_error, retry_after
+from tests.support.http import auth, json_error, retry_after
 
 BAD_CREDENTIALS = "Invalid email or password."
 
@@ -151,8 +151,11 @@ async def test_an_mfa_person_gets_the_second_step_and_no_token(client: Client, r
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.get_json()
+    assert set(body) == {"success", "user", "mfa_token"} and body["success"] is True
     assert body["user"] == {"mfa_enabled": True, "email": "ada@example.com", "verified": True}
     assert body["mfa_token"] and "access_token" not in str(body)
+    # The mfa_token is no access token.
+    await json_error(await client.get("/sessions", headers=auth(body["mfa_token"])), 401)
 
 
 async def test_login_logs_events_without_secrets(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from quart.typing import TestClientProtocol as Client
@@ -43,9 +44,10 @@ async def test_post_regenerates_and_old_codes_die(
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.get_json()
-    assert body["success"] is True
+    assert set(body) == {"data", "success"} and body["success"] is True
     fresh = body["data"]
     assert len(fresh) == 10 and not set(fresh) & set(enrolled.codes)
+    assert all(re.fullmatch(r"[0-9A-F]{32}", code) for code in fresh)
     assert (await _codes(client, enrolled))["data"] == fresh
 
     mfa_token = await password_step(client, enrolled)
