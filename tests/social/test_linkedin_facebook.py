@@ -37,6 +37,16 @@ def _facebook_body(token: str, user_id: str) -> dict[str, object]:
     }
 
 
+async def test_unverified_linkedin_email_of_an_existing_person_is_409(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    await create_person(rt, email="ada@example.com")
+    code = providers.linkedin_account("li-x", email="ada@example.com", email_verified=False)
+    response = await client.post("/social/linkedin", json={"code": code})
+    assert response.status_code == 409
+    assert (await response.get_json())["success"] is False
+
+
 async def test_new_facebook_sign_in_uses_what_facebook_says(
     client: Client, providers: FakeProviders
 ) -> None:
