@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart.typing import TestClientProtocol as Client
-
 
 def auth(token: str, scheme: str = "Basic") -> dict[str, str]:
     """The Authorization header carrying an access token."""
@@ -29,11 +27,3 @@ async def retry_after(response: Any) -> int:
     value = int(response.headers["Retry-After"])
     assert 0 < value <= 3600
     return value
-
-
-async def post_json(
-    client: Client, path: str, body: Any, token: str | None = None
-) -> tuple[int, Any]:
-    """POST a JSON body (with the access token, if any): the status and the JSON answer."""
-    response = await client.post(path, json=body, headers=auth(token) if token else {})
-    return response.status_code, await response.get_json()
