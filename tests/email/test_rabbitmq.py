@@ -1,5 +1,6 @@
 """The rabbitmq email backend against the real broker: the durable `email-transmitter` queue
-gets the seed's body, persistent, once the relay ran. (TEST_AMQP_URL, else a local broker.)"""
+gets the `{event, data, to_emails}` body, persistent, once the relay ran. (TEST_AMQP_URL, else
+a local broker.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Access tokens in the Authorization header: Basic as the seed, Bearer too, nothing else."""
+"""Access tokens in the Authorization header: Basic, Bearer too, nothing else."""
 
 from __future__ import annotations
 

@@ -183,7 +183,7 @@ async def test_verified_provider_email_links_an_unverified_person_and_keeps_the_
     body = await response.get_json()
     assert body["user"]["verified"] is True
     assert body["user"]["entity_id"] == owner.person.entity_id
-    # API.md §7: linked, not taken over. The password and sessions stay; a notice was queued.
+    # Linked, not taken over: the password and sessions stay; a notice was queued.
     login = await client.post(
         "/login", json={"email": "ada@example.com", "password": "own-pass-12"}
     )

@@ -1,4 +1,4 @@
-"""GET /social and DELETE /social/{uuid}: the seed's shapes, and never the last way in."""
+"""GET /social and DELETE /social/{uuid}: each method with its profile, never the last way in."""
 
 from __future__ import annotations
 
