@@ -1,4 +1,5 @@
-"""The whole journey through real email: links read from messages an SMTP server received."""
+"""The whole journey through real email: links read from messages an SMTP server received;
+no password, token or link reaches the logs."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.accounts.helpers import SIGNUP, link_path, log_in
 from tests.fakes.smtp import SmtpSink
+from tests.support.accounts import SIGNUP, access_token, link_path, log_in
+from tests.support.http import auth
 
 
 @pytest.fixture
@@ -25,7 +27,8 @@ async def test_signup_verify_forgot_reset_through_real_email(
     client: Client, rt: Runtime, smtp_sink: SmtpSink
 ) -> None:
     email = SIGNUP["email"]
-    assert (await client.post("/signup", json=SIGNUP)).status_code == 201
+    signup = await client.post("/signup", json=SIGNUP, headers={"Host": "evil.example"})
+    assert signup.status_code == 201
     await _deliver(rt)
     verification = smtp_sink.last(to=email)
     link = smtp_sink.link(to=email)
@@ -51,6 +54,7 @@ async def test_signup_verify_forgot_reset_through_real_email(
     assert (await log_in(client, email, new_password)).status_code == 200
     for message in smtp_sink.to(email):
         assert SIGNUP["password"] not in message.text and new_password not in message.text
+        assert "evil.example" not in message.text + message.html
 
 
 async def test_a_known_email_signing_up_gets_a_notice_not_a_link(
@@ -63,3 +67,43 @@ async def test_a_known_email_signing_up_gets_a_notice_not_a_link(
     await _deliver(rt)
     [notice] = smtp_sink.to(SIGNUP["email"])
     assert "/session/login/" not in notice.text
+
+
+async def test_a_password_update_sends_one_notice_without_the_passwords(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink
+) -> None:
+    await client.post("/signup", json=SIGNUP)
+    token = await access_token(await log_in(client, SIGNUP["email"], SIGNUP["password"]))
+    await _deliver(rt)
+    before = len(smtp_sink.to(SIGNUP["email"]))
+    await client.post(
+        "/update_password",
+        json={"existing_password": SIGNUP["password"], "new_password": "another passphrase"},
+        headers=auth(token),
+    )
+    await _deliver(rt)
+    [notice] = smtp_sink.to(SIGNUP["email"])[before:]
+    assert SIGNUP["password"] not in notice.text and "another passphrase" not in notice.text
+
+
+async def test_no_password_token_or_link_reaches_the_logs(
+    client: Client, rt: Runtime, smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    email = SIGNUP["email"]
+    await client.post("/signup", json=SIGNUP)
+    token = await access_token(await log_in(client, email, SIGNUP["password"]))
+    await log_in(client, email, "a wrong passphrase")
+    await _deliver(rt)
+    verify = link_path(smtp_sink.link(to=email), "login")
+    await client.post(f"/verify/{verify[0]}/{verify[1]}")
+    await client.post("/forgot_password", json={"email": email})
+    await _deliver(rt)
+    reset = link_path(smtp_sink.link(to=email), "reset-password")
+    await client.post(f"/reset_password/{reset[0]}/{reset[1]}", json={"password": "new phrase one"})
+    secrets = [SIGNUP["password"], "a wrong passphrase", "new phrase one", token]
+    secrets += [verify[0], reset[0], "/session/login/", "/session/reset-password/"]
+    lines = [f"{r.getMessage()} {r.__dict__}" for r in caplog.records]
+    assert any("login" in line for line in lines)
+    for secret in secrets:
+        assert not [line for line in lines if secret in line], secret

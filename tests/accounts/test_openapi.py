@@ -1,11 +1,8 @@
-"""/openapi.json documents the account and session bodies, and every credential route is limited."""
+"""/openapi.json documents the account and session bodies."""
 
 from __future__ import annotations
 
-from quart import Quart
 from quart.typing import TestClientProtocol as Client
-
-from quart_template.web import rate_limit_scope
 
 
 async def test_openapi_lists_request_and_response_bodies(client: Client) -> None:
@@ -23,9 +20,3 @@ async def test_openapi_lists_request_and_response_bodies(client: Client) -> None
     schemas = str(spec)
     for field in ("first_name", "existing_password", "access_token", "user_agent"):
         assert field in schemas
-
-
-def test_password_checking_routes_are_rate_limited(app: Quart) -> None:
-    for endpoint in ("signin.login", "accounts.update_password",
-                     "accounts.forgot_password", "accounts.resend_confirmation"):  # fmt: skip
-        assert rate_limit_scope(app.view_functions[endpoint]) is not None, endpoint

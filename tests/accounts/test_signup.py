@@ -12,8 +12,9 @@ from quart_template.accounts.models import LoginMethod, Person
 from quart_template.app import create_app
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.accounts.helpers import SIGNUP, emails, last_link, link_path, log_in
-from tests.factories import DEFAULT_PASSWORD, create_person
+from tests.support.accounts import SIGNUP, emails, last_link, link_path, log_in
+from tests.support.factories import DEFAULT_PASSWORD, create_person
+from tests.support.http import json_error
 
 SIGNED_UP = "User successfully created and a confirmation email has been sent via email."
 
@@ -95,11 +96,10 @@ async def test_concurrent_signups_of_one_email_make_exactly_one_person(
 
 
 async def test_signup_rejects_unknown_fields(client: Client, rt: Runtime) -> None:
-    for extra in ({"verified": True}, {"active": False}, {"mfa_enabled": True}):
-        response = await client.post("/signup", json={**SIGNUP, **extra})
-        assert response.status_code == 400
-        assert (await response.get_json())["success"] is False
+    for field in ("verified", "active", "mfa_enabled", "entity_id", "is_admin"):
+        await json_error(await client.post("/signup", json={**SIGNUP, field: True}), 400)
     assert await _people(rt, SIGNUP["email"]) == []
+    assert (await log_in(client, SIGNUP["email"], SIGNUP["password"])).status_code == 401
 
 
 async def test_signup_validates_sizes_and_email(client: Client, rt: Runtime) -> None:
@@ -117,12 +117,16 @@ async def test_signup_validates_sizes_and_email(client: Client, rt: Runtime) -> 
         response = await client.post("/signup", json=body)
         assert response.status_code == 400, body
         assert (await response.get_json())["success"] is False
-    ok = await client.post("/signup", json={**SIGNUP, "first_name": "x" * 120})
+    # 120 characters, not bytes.
+    ok = await client.post(
+        "/signup", json={**SIGNUP, "first_name": "é" * 120, "last_name": "L" * 120}
+    )
     assert ok.status_code == 201
 
 
 async def test_signup_applies_the_password_policy(client: Client, rt: Runtime) -> None:
-    for password in ("short", "x" * 129, "password", "12345678", "grace@example.com"):
+    for password in ("short", "x" * 129, "password", "12345678", "grace@example.com",
+                     "GRACE@example.com"):  # fmt: skip
         response = await client.post("/signup", json={**SIGNUP, "password": password})
         assert response.status_code == 400, password
         body = await response.get_json()
@@ -149,6 +153,23 @@ async def test_signup_succeeds_while_email_cannot_be_sent(
         client = test_app.test_client()
         response = await client.post("/signup", json=SIGNUP)
         assert response.status_code == 201
+        assert await response.get_json() == {"success": True, "message": SIGNED_UP}
         runtime = app.extensions["runtime"]
         [email] = await emails(runtime, event="USER_CREATED")
         assert email["to_emails"] == [SIGNUP["email"]]
+        forgot = await client.post("/forgot_password", json={"email": SIGNUP["email"]})
+        assert forgot.status_code == 200
+
+
+async def test_passwords_of_8_and_128_characters_sign_up_and_log_in(client: Client) -> None:
+    for i, password in enumerate(("q7#kd9Lm", "z" * 60 + "ab" * 34)):
+        assert len(password) in (8, 128)
+        body = {**SIGNUP, "email": f"edge{i}@example.com", "password": password}
+        assert (await client.post("/signup", json=body)).status_code == 201
+        assert (await log_in(client, f"edge{i}@example.com", password)).status_code == 200
+
+
+async def test_a_full_width_password_logs_in_typed_in_ascii(client: Client) -> None:
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if c != " " else c for c in "passphrase wide")
+    assert (await client.post("/signup", json={**SIGNUP, "password": fullwidth})).status_code == 201
+    assert (await log_in(client, SIGNUP["email"], "passphrase wide")).status_code == 200

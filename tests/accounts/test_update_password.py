@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
-from tests.accounts.helpers import emails, log_in
-from tests.factories import DEFAULT_PASSWORD, signed_in
+from tests.support.accounts import emails, log_in
+from tests.support.factories import DEFAULT_PASSWORD, signed_in
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -40,6 +42,13 @@ async def test_a_wrong_existing_password_is_403(client: Client, rt: Runtime) -> 
     )
     assert response.status_code == 403
     assert (await response.get_json())["success"] is False
+    # The existing password is checked first: a wrong one is a 403 whatever the new one is.
+    weak = await client.post(
+        "/update_password",
+        json={"existing_password": "not my password", "new_password": "password"},
+        headers=user.headers,
+    )
+    assert weak.status_code == 403
     assert (await client.get("/sessions", headers=user.headers)).status_code == 200
     assert (await log_in(client)).status_code == 200
     assert await emails(rt, event="PASSWORD_CHANGED") == []
@@ -74,3 +83,19 @@ async def test_update_needs_a_token_and_a_valid_body(client: Client, rt: Runtime
     for bad in ({"new_password": NEW_PASSWORD}, {**body, "extra": 1}):
         response = await client.post("/update_password", json=bad, headers=user.headers)
         assert response.status_code == 400
+
+
+async def test_parallel_updates_of_one_person_never_fail(client: Client, rt: Runtime) -> None:
+    user = await signed_in(rt)
+    changes = await asyncio.gather(
+        *(
+            client.post(
+                "/update_password",
+                json={"existing_password": DEFAULT_PASSWORD, "new_password": f"changed phrase {i}"},
+                headers=user.headers,
+            )
+            for i in range(6)
+        )
+    )
+    codes = sorted(r.status_code for r in changes)
+    assert 200 in codes and all(c in (200, 403, 409, 429) for c in codes), codes

@@ -12,7 +12,7 @@ from quart_template.email.service import EmailSender, build_email_sender
 from quart_template.events.outbox import SENT
 from quart_template.runtime import Runtime
 from quart_template.settings import ConfigError, Settings
-from tests.email.support import LINK, email_row, record_email
+from tests.support.email import LINK, email_row, record_email
 
 
 async def test_console_logs_subject_recipient_and_link(

@@ -1,5 +1,6 @@
 """The rabbitmq email backend against the real broker: the durable `email-transmitter` queue
-gets the seed's body, persistent, once the relay ran. (TEST_AMQP_URL, else a local broker.)"""
+gets the `{event, data, to_emails}` body, persistent, once the relay ran. (TEST_AMQP_URL, else
+a local broker.)"""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from quart_template.email.rabbitmq import EMAIL_QUEUE, RabbitMqBackend
 from quart_template.events.outbox import PENDING, SENT
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.email.support import LINK, email_row, record_email
-from tests.fakes.smtp import free_port
+from tests.support.email import LINK, email_row, record_email
+from tests.support.network import free_port
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def test_broker_down_keeps_the_email_pending(
 ) -> None:
     from quart_template.app import create_app
 
-    down = f"amqp://guest:guest@127.0.0.1:{free_port('127.0.0.1')}/"
+    down = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     app = create_app(make_settings(email_backend="rabbitmq", amqp_url_=down, mail_timeout=2.0))
     async with app.test_app():
         rt: Runtime = app.extensions["runtime"]

@@ -13,8 +13,9 @@ from quart_template.events.destinations import PermanentDeliveryError
 from quart_template.events.outbox import PENDING, SENT
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.email.support import LINK, email_row, make_due, record_email
-from tests.fakes.smtp import SmtpSink, free_port
+from tests.fakes.smtp import SmtpSink
+from tests.support.email import LINK, email_row, make_due, record_email
+from tests.support.network import free_port
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def email(to: str = "ada@example.com") -> OutgoingEmail:
 
 
 async def test_unreachable_server_raises(make_settings: Callable[..., Settings]) -> None:
-    backend = SmtpBackend(make_settings(mail_server="127.0.0.1", mail_port=free_port("127.0.0.1")))
+    backend = SmtpBackend(make_settings(mail_server="127.0.0.1", mail_port=free_port()))
     with pytest.raises(aiosmtplib.SMTPException):
         await backend.send(email())
     await backend.aclose()

@@ -13,7 +13,7 @@ from quart_template.email.messages import (
 )
 from quart_template.email.render import UnknownEmailEvent, render_email
 from quart_template.events.destinations import PermanentDeliveryError
-from tests.email.support import LINK
+from tests.support.email import LINK
 
 DATA = {"link": LINK + "?a=1&b=2", "first_name": "Ada", "provider": "github"}
 

@@ -7,10 +7,9 @@ from collections.abc import Callable
 
 from quart_template.events.outbox import PENDING
 from quart_template.settings import Settings
-from tests.events.conftest import Consumer, pusher_settings
-from tests.events.support import outbox_rows, serving
-from tests.factories import create_person
 from tests.fakes.pusher_api import FakePusherAPI
+from tests.support.events import Consumer, outbox_rows, pusher_settings, serving
+from tests.support.factories import create_person
 
 
 async def test_events_go_to_the_owners_private_channels(

@@ -7,10 +7,9 @@ import hmac
 from collections.abc import Callable
 
 from quart_template.settings import Settings
-from tests.events.conftest import pusher_settings
-from tests.events.support import serving
-from tests.factories import signed_in
 from tests.fakes.pusher_api import FakePusherAPI
+from tests.support.events import pusher_settings, serving
+from tests.support.factories import signed_in
 
 SOCKET = "1234.5678"
 

@@ -13,10 +13,10 @@ from quart_template.events.outbox import PENDING
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
-from tests.events.conftest import Consumer, closed_port
-from tests.events.support import outbox_rows, serving, soft_delete_login_methods
-from tests.factories import signed_in
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.support.events import Consumer, outbox_rows, serving, soft_delete_login_methods
+from tests.support.factories import signed_in
+from tests.support.network import free_port
 
 BODY_KEYS = {"entity", "action", "entity_id", "version", "changed_on", "data"}
 SECRET_WORDS = ("password", "secret", "token", "hash", "code_encrypted", "otp")
@@ -107,7 +107,7 @@ async def test_broker_down_requests_succeed_and_events_follow_once_it_is_back(
     make_settings: Callable[..., Settings], amqp_url: str, exchange_name: str, consumer: Consumer
 ) -> None:
     down = make_settings(
-        amqp_url_=f"amqp://guest:guest@127.0.0.1:{closed_port()}/", mq_exchange=exchange_name
+        amqp_url_=f"amqp://guest:guest@127.0.0.1:{free_port()}/", mq_exchange=exchange_name
     )
     async with serving(down) as (app, rt):
         client = app.test_client()

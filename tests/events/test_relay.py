@@ -15,9 +15,9 @@ from quart_template.events.rabbitmq import RabbitPublisher
 from quart_template.events.relay import OutboxRelay, waves
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.events.conftest import Consumer, closed_port
-from tests.events.support import outbox_rows, serving
-from tests.factories import create_person
+from tests.support.events import Consumer, outbox_rows, serving
+from tests.support.factories import create_person
+from tests.support.network import free_port
 
 
 class Recorder:
@@ -62,7 +62,7 @@ class Recorder:
 def offline(make_settings: Callable[..., Settings]) -> Settings:
     """Rows for "rabbitmq" are written, but no relay runs in the app."""
     return make_settings(
-        amqp_url_=f"amqp://guest:guest@127.0.0.1:{closed_port()}/", relay_in_app=False
+        amqp_url_=f"amqp://guest:guest@127.0.0.1:{free_port()}/", relay_in_app=False
     )
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+
+from quart_template.runtime import Runtime
+from tests.support.http import json_error
 
 
 async def test_index_is_the_seed_greeting(client: Client) -> None:
@@ -17,23 +23,37 @@ async def test_health_and_readiness(client: Client) -> None:
     assert (await (await client.get("/healthz")).get_json()) == {"status": "ok"}
     response = await client.get("/readyz")
     assert response.status_code == 200
-    body = await response.get_json()
-    assert body["status"] == "ok"
-    assert body["database"] == "ok"
-    assert body["broker"] == "off"
+    assert await response.get_json() == {"status": "ok", "database": "ok", "broker": "off"}
+
+
+async def test_readyz_is_503_json_when_the_database_is_down(
+    client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("database down")
+
+    # Simulated outage: the ping and any other query (outbox numbers) fail.
+    monkeypatch.setattr("quart_template.health.ping", down)
+    monkeypatch.setattr(rt, "outbox_metrics", down)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert await response.get_json() == {"status": "degraded", "database": "down", "broker": "off"}
+    await json_error(await client.get("/metrics"), 503)
+    assert (await client.get("/healthz")).status_code == 200
 
 
 async def test_unknown_path_is_json_404(client: Client) -> None:
     response = await client.get("/no/such/path")
     assert response.status_code == 404
     assert await response.get_json() == {"success": False, "message": "Not found."}
+    await json_error(await client.post("/no/such/path", json={}), 404)
 
 
 async def test_wrong_method_is_json_405(client: Client) -> None:
-    response = await client.delete("/healthz")
-    assert response.status_code == 405
-    body = await response.get_json()
-    assert body["success"] is False
+    await json_error(await client.delete("/healthz"), 405)
+    await json_error(await client.get("/login"), 405)
+    await json_error(await client.put("/signup", json={}), 405)
+    await json_error(await client.delete("/logout"), 405)
 
 
 async def test_unknown_path_or_method_wins_over_body_rules(client: Client) -> None:
@@ -60,7 +80,8 @@ async def test_openapi_document_and_docs(client: Client) -> None:
     assert response.status_code == 200
     spec = await response.get_json()
     assert spec["openapi"].startswith("3.")
-    assert (await client.get("/docs")).status_code == 200
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and docs.mimetype == "text/html"
 
 
 async def test_a_raising_route_gives_json_500_without_traceback(app: Quart) -> None:

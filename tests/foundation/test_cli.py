@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.network import free_port
+
 SCRIPT = str(Path(sys.executable).with_name("quart-template"))
 DEADLINE = 60.0  # seconds: bounds, not expectations
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(tmp_path: Path, **variables: str) -> dict[str, str]:
@@ -66,7 +60,7 @@ def test_unknown_email_backend_refuses_to_start(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["serve", "migrate"])
 def test_unreachable_mysql_database_refuses_to_start(tmp_path: Path, command: str) -> None:
-    url = f"mysql+aiomysql://root@127.0.0.1:{_free_port()}/nothing?charset=utf8mb4"
+    url = f"mysql+aiomysql://root@127.0.0.1:{free_port()}/nothing?charset=utf8mb4"
     _assert_refused(_run(tmp_path, command, DATABASE_URL=url), "DATABASE_URL")
 
 
@@ -74,7 +68,7 @@ def test_unreachable_mysql_database_refuses_to_start(tmp_path: Path, command: st
 def test_unreachable_mysql_from_flask_template_variables_names_mysql_host(
     tmp_path: Path, command: str
 ) -> None:
-    env = {"DATABASE_URL": "", "MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": str(_free_port())}
+    env = {"DATABASE_URL": "", "MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": str(free_port())}
     _assert_refused(_run(tmp_path, command, **env), "MYSQL_HOST")
 
 
@@ -98,7 +92,7 @@ def _wait_for_greeting(port: int, process: subprocess.Popen[str]) -> str:
 def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert _run(tmp_path, "migrate").returncode == 0
     assert _run(tmp_path, "migrate").returncode == 0  # idempotent
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=_env(tmp_path),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import authenticate_token
-from tests.factories import signed_in
+from tests.support.factories import signed_in
 
 
 async def test_signed_in_person_token_authenticates(rt: Runtime) -> None:

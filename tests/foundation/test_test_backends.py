@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.network import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_unreachable_test_backends_fail_the_run() -> None:
     env = dict(os.environ)
-    env["TEST_DATABASE_URL"] = f"mysql+aiomysql://root@127.0.0.1:{_closed_port()}/none"
-    env["TEST_AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{_closed_port()}/"
+    env["TEST_DATABASE_URL"] = f"mysql+aiomysql://root@127.0.0.1:{free_port()}/none"
+    env["TEST_AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
         cwd=ROOT,

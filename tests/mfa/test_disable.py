@@ -9,7 +9,7 @@ from quart_template.accounts.models import Person
 from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.runtime import Runtime
-from tests.mfa.conftest import Enrolled, enrol
+from tests.support.mfa import Enrolled, enrol
 
 
 async def _disable(client: Client, enrolled: Enrolled, **body: object) -> tuple[int, dict]:
@@ -52,7 +52,8 @@ async def test_disable_with_a_current_code(client: Client, rt: Runtime, enrolled
     response = await client.post(
         "/login", json={"email": enrolled.email, "password": enrolled.user.password}
     )
-    assert "access_token" in (await response.get_json())["user"]
+    user = (await response.get_json())["user"]
+    assert user["mfa_enabled"] is False and user["access_token"]
 
 
 async def test_disable_with_the_password(client: Client, rt: Runtime, enrolled: Enrolled) -> None:
@@ -62,8 +63,13 @@ async def test_disable_with_the_password(client: Client, rt: Runtime, enrolled: 
 
 
 async def test_disable_failures(client: Client, rt: Runtime, enrolled: Enrolled) -> None:
-    status, _ = await _disable(client, enrolled)
-    assert status == 400
+    status, body = await _disable(client, enrolled)
+    assert (status, body["success"]) == (400, False)
+    for flag in ("maybe", None):
+        response = await client.post(
+            "/setup_mfa", json={"mfa_enabled": flag}, headers=enrolled.headers
+        )
+        assert response.status_code == 400, flag
     status, _ = await _disable(client, enrolled, password="not the password")
     assert status == 403
     status, _ = await _disable(client, enrolled, otp=enrolled.code(-2))  # two steps old

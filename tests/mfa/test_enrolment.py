@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import base64
 import time
-from urllib.parse import parse_qs, urlparse
+from collections.abc import Callable
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pyotp
+import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 
 from quart_template.accounts.models import Person
+from quart_template.app import create_app
 from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.runtime import Runtime
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol
+from quart_template.settings import Settings
+from tests.support.factories import signed_in
+from tests.support.http import json_error
+from tests.support.mfa import Enrolled, FrozenClock, enrol
 
 
 async def _qrcode(client: Client, headers: dict[str, str], **body: object) -> tuple[int, dict]:
@@ -31,18 +36,21 @@ async def test_enrolment_end_to_end_with_the_real_clock(client: Client, rt: Runt
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.get_json()
+    assert set(body) == {"success", "image", "uri", "secret"}
     assert body["success"] is True
-    assert base64.b64decode(body["image"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert base64.b64decode(body["image"], validate=True).startswith(b"\x89PNG\r\n\x1a\n")
     uri = urlparse(body["uri"])
     assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
     assert parse_qs(uri.query)["issuer"] == ["Quart Template"]
     assert parse_qs(uri.query)["secret"] == [body["secret"]]
+    assert user.person.email in unquote(uri.path)
     app = pyotp.TOTP(body["secret"])
 
     response = await client.post("/verify_otp", json={"otp": app.now()}, headers=user.headers)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     verified = await response.get_json()
+    assert set(verified) == {"message", "success", "data"}
     assert verified["message"] == "OTP verified successfully"
     assert verified["success"] is True
     assert verified["data"]["otp_verified"] is True
@@ -68,17 +76,61 @@ async def test_otp_may_be_a_number_zero_padded(
 ) -> None:
     user = await signed_in(rt)
     _, body = await _qrcode(client, user.headers, password=user.password, login_type="signup")
-    code = pyotp.TOTP(body["secret"]).at(clock.now)
+    app = pyotp.TOTP(body["secret"])
+    code = app.at(clock.now)
     response = await client.post("/verify_otp", json={"otp": int(code)}, headers=user.headers)
     assert response.status_code == 200
+    clock.advance()
+    response = await client.post(
+        "/setup_mfa",
+        json={"mfa_enabled": True, "otp": int(app.at(clock.now))},
+        headers=user.headers,
+    )
+    assert response.status_code == 200
+    assert await response.get_json() == {"message": "MFA enabled successfully", "success": True}
 
 
-async def test_malformed_otp_is_a_bad_request(client: Client, rt: Runtime) -> None:
+@pytest.mark.parametrize(
+    "otp",
+    [
+        None,
+        "",
+        "12345",
+        "1234567",
+        "12a456",
+        "abcdef",
+        "12 34 56",
+        1234567,
+        -1,
+        10**30,
+        1.5,
+        12.5,
+        True,
+        [1],
+        {},
+    ],
+)
+async def test_a_malformed_otp_is_a_bad_request(client: Client, rt: Runtime, otp: object) -> None:
     user = await signed_in(rt)
     await _qrcode(client, user.headers, password=user.password, login_type="signup")
-    for otp in ("12345", "1234567", "12a456", 1234567, -1, True, None, 12.5):
-        response = await client.post("/verify_otp", json={"otp": otp}, headers=user.headers)
-        assert response.status_code == 400, otp
+    for path, body in (
+        ("/verify_otp", {"otp": otp}),
+        ("/setup_mfa", {"mfa_enabled": True, "otp": otp}),
+        ("/login_mfa", {"email": user.person.email, "otp": otp}),
+    ):
+        await json_error(await client.post(path, json=body, headers=user.headers), 400)
+
+
+async def test_the_issuer_is_a_setting(make_settings: Callable[..., Settings]) -> None:
+    async with create_app(make_settings(mfa_issuer="Other Issuer")).test_app() as served:
+        user = await signed_in(served.app.extensions["runtime"])
+        response = await served.test_client().post(
+            "/qrcode",
+            json={"password": user.password, "login_type": "signup"},
+            headers=user.headers,
+        )
+        uri = urlparse((await response.get_json())["uri"])
+        assert parse_qs(uri.query)["issuer"] == ["Other Issuer"]
 
 
 async def test_qrcode_needs_the_right_password(client: Client, rt: Runtime) -> None:

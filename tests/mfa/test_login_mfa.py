@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import update
 
@@ -16,13 +17,9 @@ from quart_template.mfa.models import MfaChallenge
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 from quart_template.signin.challenge import begin_second_factor
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
-
-USER_FIELDS = {
-    "access_token", "active", "email", "entity_id", "first_name", "last_name", "latest",
-    "login_method", "verified", "verified_on", "mfa_enabled", "expires_in",
-}  # fmt: skip
+from tests.support.accounts import USER_FIELDS
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, FrozenClock, enrol, password_step
 
 
 async def _login_mfa(client: Client, **body: object) -> tuple[int, dict]:
@@ -76,18 +73,34 @@ async def test_a_code_is_accepted_once(client: Client, enrolled: Enrolled) -> No
 
 async def test_one_step_of_drift_but_not_two(client: Client, enrolled: Enrolled) -> None:
     enrolled.clock.advance(90)  # the enrolment's steps are well behind
-    status, _ = await _login_mfa(
-        client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(-2)
-    )
-    assert status == 401
-    status, _ = await _login_mfa(
-        client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(-1)
-    )
+    mfa_token = await password_step(client, enrolled)
+    for offset in (-2, +2):
+        status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=enrolled.code(offset))
+        assert status == 401, offset
+    # A refused code does not spend the token.
+    status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=enrolled.code(-1))
     assert status == 200
     status, _ = await _login_mfa(
         client, mfa_token=await password_step(client, enrolled), otp=enrolled.code(+1)
     )
     assert status == 200
+
+
+async def test_a_code_may_be_a_number(client: Client, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled)
+    status, _ = await _login_mfa(client, mfa_token=mfa_token, otp=int(enrolled.code()))
+    assert status == 200
+
+
+@pytest.mark.parametrize("mfa_token", ["garbage", "a" * 5000, "", 12345, None, ["x"], {"a": 1}])
+async def test_an_odd_mfa_token_is_a_400_or_401(client: Client, mfa_token: object) -> None:
+    status, body = await _login_mfa(client, mfa_token=mfa_token, otp="123456")
+    assert status in (400, 401) and body["success"] is False
+    response = await client.post(
+        "/verify_recovery_code", json={"mfa_token": mfa_token, "recovery_code": "A" * 32}
+    )
+    assert response.status_code in (400, 401)
+    assert (await response.get_json())["success"] is False
 
 
 async def test_an_mfa_token_is_single_use(client: Client, enrolled: Enrolled) -> None:
@@ -115,6 +128,7 @@ async def test_legacy_email_and_code_right_after_the_password(
     await password_step(client, enrolled)
     status, body = await _login_mfa(client, email=enrolled.email, otp=enrolled.code())
     assert status == 200
+    assert body["message"] == "The TOTP MFA token is valid"
     assert body["user"]["access_token"]
     # The password step was spent by that login.
     status, _ = await _login_mfa(client, email=enrolled.email, otp=enrolled.next_code())

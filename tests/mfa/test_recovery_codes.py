@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from quart.typing import TestClientProtocol as Client
@@ -12,8 +13,8 @@ from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import RecoveryCode
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, FrozenClock, enrol, password_step
 
 
 async def _codes(client: Client, enrolled: Enrolled) -> dict:
@@ -43,9 +44,10 @@ async def test_post_regenerates_and_old_codes_die(
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.get_json()
-    assert body["success"] is True
+    assert set(body) == {"data", "success"} and body["success"] is True
     fresh = body["data"]
     assert len(fresh) == 10 and not set(fresh) & set(enrolled.codes)
+    assert all(re.fullmatch(r"[0-9A-F]{32}", code) for code in fresh)
     assert (await _codes(client, enrolled))["data"] == fresh
 
     mfa_token = await password_step(client, enrolled)
@@ -97,3 +99,17 @@ async def test_not_viewable_keeps_hashes_only(
         )
         assert response.status_code == 200
         assert (await _codes(client, enrolled))["count"] == 9
+
+
+async def test_new_sets_count_against_the_email_limit_of_the_address(
+    client: Client, rt: Runtime, enrolled: Enrolled
+) -> None:
+    """Every set emails a notice: the sixth set within an hour is refused, the codes stay."""
+    for _ in range(5):
+        response = await client.post("/recovery_codes", headers=enrolled.headers)
+        assert response.status_code == 200
+    last = (await response.get_json())["data"]
+    refused = await client.post("/recovery_codes", headers=enrolled.headers)
+    assert refused.status_code == 429
+    assert 3600 - 5 <= int(refused.headers["Retry-After"]) <= 3600
+    assert (await _codes(client, enrolled))["data"] == last

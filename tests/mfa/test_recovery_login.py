@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.accounts.models import Person
 from quart_template.runtime import Runtime
 from quart_template.signin.challenge import begin_second_factor
-from tests.mfa.conftest import Enrolled, password_step
+from tests.support.accounts import USER_FIELDS
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, password_step
 
 
 async def _recover(client: Client, **body: object) -> tuple[int, dict]:
@@ -30,16 +33,22 @@ async def _challenges(rt: Runtime, enrolled: Enrolled, count: int) -> list[str]:
     return tokens
 
 
-async def test_a_code_signs_in_once(client: Client, enrolled: Enrolled) -> None:
+async def test_a_code_signs_in_once(client: Client, rt: Runtime, enrolled: Enrolled) -> None:
     code = enrolled.codes[0]
+    mfa_token = await password_step(client, enrolled)
+    await signed_in(rt, email="other@example.com")
+    status, _ = await _recover(
+        client, mfa_token=mfa_token, email="other@example.com", recovery_code=code
+    )
+    assert status == 401  # the email must match the token's person
     response = await client.post(
-        "/verify_recovery_code",
-        json={"mfa_token": await password_step(client, enrolled), "recovery_code": code},
+        "/verify_recovery_code", json={"mfa_token": mfa_token, "recovery_code": code.lower()}
     )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.get_json()
-    assert body["message"] == "The MFA recovery code is valid"
+    assert body["message"] == "The MFA recovery code is valid" and body["success"] is True
+    assert set(body["user"]) == USER_FIELDS
     assert body["user"]["mfa_enabled"] is True and body["user"]["access_token"]
 
     status, body = await _recover(
@@ -56,6 +65,9 @@ async def test_codes_match_case_insensitively_and_legacy_email_works(
         client, email=enrolled.email, recovery_code=enrolled.codes[1].lower()
     )
     assert status == 200
+    # The password step was spent by that login.
+    status, _ = await _recover(client, email=enrolled.email, recovery_code=enrolled.codes[2])
+    assert status == 401
 
 
 async def test_no_password_step_or_wrong_code(client: Client, enrolled: Enrolled) -> None:
@@ -71,6 +83,15 @@ async def test_no_password_step_or_wrong_code(client: Client, enrolled: Enrolled
     assert status == 400
     status, _ = await _recover(client, mfa_token=mfa_token, recovery_code=enrolled.codes[0])
     assert status == 200
+
+
+@pytest.mark.parametrize("code", ["", "Z" * 32, "A" * 33, "A" * 1000, None, 12, ["A"]])
+async def test_an_odd_code_is_a_400_or_401(
+    client: Client, enrolled: Enrolled, code: object
+) -> None:
+    mfa_token = await password_step(client, enrolled)
+    status, body = await _recover(client, mfa_token=mfa_token, recovery_code=code)
+    assert status in (400, 401) and body["success"] is False
 
 
 async def test_wrong_codes_until_429(client: Client, enrolled: Enrolled) -> None:

@@ -9,37 +9,20 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 
 from quart_template.app import create_app
-from quart_template.events.outbox import EMAIL, OutboxMessage
+from quart_template.events.outbox import OutboxMessage
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
-from tests.factories import signed_in
-from tests.mfa.conftest import Enrolled, FrozenClock, enrol, password_step
+from tests.support.accounts import reset_link
+from tests.support.factories import signed_in
+from tests.support.mfa import Enrolled, FrozenClock, enrol, password_step
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-async def _reset_link(rt: Runtime, email: str) -> str:
-    async with rt.db() as db:
-        rows = (
-            await db.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.destination == EMAIL, OutboxMessage.action == "RESET_PASSWORD")
-                .order_by(OutboxMessage.id)
-            )
-        ).scalars()
-        links = [row.body()["data"]["link"] for row in rows if email in row.body()["to_emails"]]
-    assert links
-    link: str = links[-1]
-    return link
 
 
 async def test_a_password_reset_keeps_mfa_on(
     client: Client, rt: Runtime, enrolled: Enrolled
 ) -> None:
-    assert (
-        await client.post("/forgot_password", json={"email": enrolled.email})
-    ).status_code == 200
-    token, uidb64 = (await _reset_link(rt, enrolled.email)).split("/reset-password/")[1].split("/")
+    token, uidb64 = await reset_link(client, rt, enrolled.email)
     response = await client.post(
         f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
     )

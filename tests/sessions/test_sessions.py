@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 from quart.typing import TestClientProtocol as Client
 
+from quart_template.app import create_app
 from quart_template.runtime import Runtime
-from tests.factories import signed_in
+from quart_template.settings import Settings
+from tests.support.accounts import access_token, log_in
+from tests.support.factories import create_person, signed_in
+from tests.support.http import auth, json_error
 
 
 async def _login(client: Client, agent: str) -> dict[str, str]:
-    response = await client.post(
-        "/login",
-        json={"email": "ada@example.com", "password": "correct horse battery staple"},
-        headers={"User-Agent": agent},
-    )
-    return {"Authorization": f"Bearer {(await response.get_json())['user']['access_token']}"}
+    """Log in again from another device: its Authorization header."""
+    response = await log_in(client, headers={"User-Agent": agent})
+    return auth(await access_token(response), "Bearer")
 
 
 async def test_list_shows_the_callers_live_sessions(client: Client, rt: Runtime) -> None:
@@ -63,10 +66,9 @@ async def test_someone_elses_or_an_unknown_session_is_404(client: Client, rt: Ru
     user = await signed_in(rt)
     eve = await signed_in(rt, email="eve@example.com")
     [eves] = (await (await client.get("/sessions", headers=eve.headers)).get_json())["sessions"]
-    for session_id in (eves["id"], "0" * 32, "nope"):
+    for session_id in (eves["id"], "0" * 32, "nope", "x" * 8000, "%00", "1", "-1"):
         response = await client.delete(f"/sessions/{session_id}", headers=user.headers)
-        assert response.status_code == 404
-        assert (await response.get_json())["success"] is False
+        await json_error(response, 404)
     assert (await client.get("/sessions", headers=eve.headers)).status_code == 200
 
 
@@ -90,3 +92,38 @@ async def test_use_refreshes_last_used(client: Client, rt: Runtime) -> None:
     await client.get("/sessions", headers=user.headers)
     [item] = (await (await client.get("/sessions", headers=user.headers)).get_json())["sessions"]
     assert abs(item["last_used"] - time.time()) < 60
+
+
+async def test_sessions_record_the_believable_client_ip(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with create_app(make_settings(trusted_proxies="10.0.0.0/8")).test_app() as served:
+        client = served.test_client()
+        await create_person(served.app.extensions["runtime"])
+        spoofed = {"X-Forwarded-For": "192.0.2.1"}
+        direct = await log_in(client, headers=spoofed, scope_base={"client": ("203.0.113.5", 1)})
+        proxied = await log_in(client, headers=spoofed, scope_base={"client": ("10.0.0.9", 1)})
+        token = await access_token(direct)
+        assert await access_token(proxied)
+        listed = await (await client.get("/sessions", headers=auth(token))).get_json()
+        assert sorted(s["ip"] for s in listed["sessions"]) == ["192.0.2.1", "203.0.113.5"]
+
+
+async def test_parallel_requests_of_one_person_never_fail(client: Client, rt: Runtime) -> None:
+    user = await signed_in(rt)
+    logins = await asyncio.gather(*(log_in(client) for _ in range(10)))
+    assert [r.status_code for r in logins] == [200] * 10
+    tokens = [await access_token(r) for r in logins]
+    reads = await asyncio.gather(
+        *(client.get("/sessions", headers=auth(t)) for t in [user.token, *tokens] * 2)
+    )
+    assert {r.status_code for r in reads} == {200}
+    ids = [s["id"] for s in (await reads[0].get_json())["sessions"]]
+    mixed = await asyncio.gather(
+        *(client.delete(f"/sessions/{i}", headers=user.headers) for i in ids[:5]),
+        *(client.post("/logout", headers=auth(t)) for t in tokens[5:]),
+        client.post("/forgot_password", json={"email": user.person.email}),
+        client.post("/resend_confirmation", json={"email": user.person.email}),
+        log_in(client),
+    )
+    assert all(r.status_code < 500 for r in mixed), [r.status_code for r in mixed]

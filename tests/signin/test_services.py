@@ -14,7 +14,7 @@ from quart_template.sessions.models import AuthSession
 from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn
 from quart_template.signin.password import log_in
 from quart_template.signin.responses import sign_in_response
-from tests.factories import DEFAULT_PASSWORD, create_person
+from tests.support.factories import DEFAULT_PASSWORD, create_person
 
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="service-test/1.0")
 

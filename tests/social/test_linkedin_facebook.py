@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
-from tests.factories import create_person
 from tests.fakes.providers import FakeProviders
+from tests.support.factories import create_person
 
 
 async def test_new_linkedin_sign_in(client: Client, providers: FakeProviders) -> None:
@@ -35,6 +35,16 @@ def _facebook_body(token: str, user_id: str) -> dict[str, object]:
         "email": "liar@example.com",
         "name": "Someone Else",
     }
+
+
+async def test_unverified_linkedin_email_of_an_existing_person_is_409(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
+    await create_person(rt, email="ada@example.com")
+    code = providers.linkedin_account("li-x", email="ada@example.com", email_verified=False)
+    response = await client.post("/social/linkedin", json={"code": code})
+    assert response.status_code == 409
+    assert (await response.get_json())["success"] is False
 
 
 async def test_new_facebook_sign_in_uses_what_facebook_says(

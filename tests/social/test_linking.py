@@ -1,24 +1,71 @@
-"""API.md §7 linking rules: signed in links to the caller; signed out links by verified email
-only; a provider account has one owner; an MFA person still needs the second factor."""
+"""Social sign-in and linking: a new provider account makes a person, the same one signs them
+in again; signed in links to the caller; signed out links by verified email only; a provider
+account has one owner; an MFA person still needs the second factor."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 
 from quart_template.accounts.models import LoginMethod, Person
 from quart_template.events.outbox import OutboxMessage
 from quart_template.runtime import Runtime
-from tests.factories import DEFAULT_PASSWORD, create_person, signed_in
 from tests.fakes.providers import FakeProviders
+from tests.support.accounts import USER_FIELDS
+from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
+from tests.support.http import auth, json_error
+from tests.support.mfa import contains_key, enrol, freeze_totp_clock
+from tests.support.social import PROVIDERS, sign_in_body
+
+AUTH_KEYS = {
+    "github": {"access_token", "scope", "token_type"},
+    "google": {"access_token", "expires_in", "name", "sub"},
+    "linkedin": {"access_token", "expires_in", "name"},
+    "facebook": {
+        "access_token",
+        "data_access_expiration_time",
+        "email",
+        "expires_in",
+        "name",
+        "scope",
+        "user_name",
+    },
+}
 
 
 async def _linked_notices(rt: Runtime) -> list[OutboxMessage]:
     async with rt.db() as db:
         rows = await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "email"))
         return [row for row in rows.scalars() if row.action == "SOCIAL_LINKED"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_new_sign_in_answers_the_user_and_the_provider_auth(
+    client: Client, providers: FakeProviders, provider: str
+) -> None:
+    body = sign_in_body(providers, provider, f"{provider}@example.com", "1")
+    response = await client.post(f"/social/{provider}", json=body)
+    assert response.status_code == 200, await response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    answer = await response.get_json()
+    assert set(answer) == {"auth", "success", "user"} and answer["success"] is True
+    assert set(answer["auth"]) == AUTH_KEYS[provider]
+    assert answer["auth"]["access_token"]
+    user = answer["user"]
+    assert set(user) == USER_FIELDS
+    assert user["email"] == f"{provider}@example.com"
+    assert user["mfa_enabled"] is False and user["active"] is True
+    # Verified when the provider verified the email; Facebook emails never count as verified.
+    assert user["verified"] is (provider != "facebook")
+    assert (await client.get("/social", headers=auth(user["access_token"]))).status_code == 200
+    # The same provider account again: the same person.
+    again = sign_in_body(providers, provider, f"{provider}@example.com", "1")
+    second = await (await client.post(f"/social/{provider}", json=again)).get_json()
+    assert second["user"]["entity_id"] == user["entity_id"]
 
 
 async def test_signed_in_caller_links_a_github_account(
@@ -36,6 +83,10 @@ async def test_signed_in_caller_links_a_github_account(
     assert sorted(m["provider"] for m in listed["login_methods"]) == ["github", "signup"]
     notices = await _linked_notices(rt)
     assert len(notices) == 1 and "ada@example.com" in notices[0].payload
+    # Signed out, that GitHub account now signs the caller in.
+    code = providers.github_account(1, email="different@example.com")
+    again = await (await client.post("/social/github", json={"code": code})).get_json()
+    assert again["user"]["entity_id"] == caller.person.entity_id
 
 
 async def test_linking_again_to_the_same_caller_is_fine(
@@ -72,13 +123,24 @@ async def test_an_invalid_authorization_header_is_401_not_anonymous(
     client: Client, rt: Runtime, providers: FakeProviders
 ) -> None:
     code = providers.github_account(1, email="gh@example.com")
-    for header in ("Basic forged.token.value", "Token abc", "Basic"):
+    for header in (
+        "Basic forged.token.value",
+        "Token abc",
+        "Basic",
+        "Bearer",
+        "Basic " + "a" * 5000,
+    ):
         response = await client.post(
             "/social/github", json={"code": code}, headers={"Authorization": header}
         )
-        assert response.status_code == 401
+        await json_error(response, 401)
+    # A revoked token is not "signed out" either.
+    revoked = await signed_in(rt, email="y@example.com")
+    assert (await client.post("/logout", headers=revoked.headers)).status_code == 200
+    response = await client.post("/social/github", json={"code": code}, headers=revoked.headers)
+    await json_error(response, 401)
     async with rt.db() as db:
-        assert await db.scalar(select(func.count()).select_from(Person)) == 0
+        assert await db.scalar(select(func.count()).select_from(Person)) == 1
 
 
 async def test_verified_provider_email_links_to_the_existing_person(
@@ -121,7 +183,7 @@ async def test_verified_provider_email_links_an_unverified_person_and_keeps_the_
     body = await response.get_json()
     assert body["user"]["verified"] is True
     assert body["user"]["entity_id"] == owner.person.entity_id
-    # API.md §7: linked, not taken over. The password and sessions stay; a notice was queued.
+    # Linked, not taken over: the password and sessions stay; a notice was queued.
     login = await client.post(
         "/login", json={"email": "ada@example.com", "password": "own-pass-12"}
     )
@@ -135,13 +197,10 @@ async def test_verified_provider_email_links_an_unverified_person_and_keeps_the_
 
 
 async def test_mfa_person_gets_the_second_factor_step_not_a_token(
-    client: Client, rt: Runtime, providers: FakeProviders
+    client: Client, rt: Runtime, providers: FakeProviders, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    person = await create_person(rt, email="ada@example.com")
-    async with rt.db() as db, db.begin():
-        row = await db.get(Person, person.entity_id)
-        assert row is not None
-        row.mfa_enabled = True
+    person = await signed_in(rt, email="ada@example.com", password=None)
+    enrolled = await enrol(client, person, freeze_totp_clock(monkeypatch), login_type="social")
     token = providers.google_token(email="ada@example.com")
     response = await client.post("/social/google", json={"idtoken": token})
     assert response.status_code == 200
@@ -149,7 +208,14 @@ async def test_mfa_person_gets_the_second_factor_step_not_a_token(
     body = await response.get_json()
     assert set(body) == {"success", "user", "mfa_token"}
     assert body["user"] == {"mfa_enabled": True, "email": "ada@example.com", "verified": True}
-    assert "access_token" not in str(body)
+    assert not contains_key(body, "access_token") and "auth" not in body
+    done = await client.post(
+        "/login_mfa", json={"mfa_token": body["mfa_token"], "otp": enrolled.code()}
+    )
+    assert done.status_code == 200
+    signed_in_body = await done.get_json()
+    assert signed_in_body["message"] == "The TOTP MFA token is valid"
+    assert signed_in_body["user"]["access_token"]
 
 
 async def test_two_simultaneous_first_sign_ins_make_one_person(
@@ -165,3 +231,29 @@ async def test_two_simultaneous_first_sign_ins_make_one_person(
     async with rt.db() as db:
         assert await db.scalar(select(func.count()).select_from(Person)) == 1
         assert await db.scalar(select(func.count()).select_from(LoginMethod)) == 1
+
+
+@pytest.mark.parametrize(
+    ("provider", "body"),
+    [
+        ("github", {}),
+        ("github", {"code": None}),
+        ("github", {"code": 123}),
+        ("github", {"code": ""}),
+        ("github", {"code": "x" * 10_000}),
+        ("github", {"code": "abc", "extra": 1}),
+        ("google", {"idtoken": ["a"]}),
+        ("google", {"idtoken": "a.b.c"}),
+        ("linkedin", {"code": {"a": 1}}),
+        ("facebook", {"accessToken": "t"}),
+        ("facebook", {"accessToken": "t", "userID": None}),
+        ("facebook", {"accessToken": "t", "userID": "1", "expiresIn": 10**40}),
+        ("facebook", {"accessToken": "t", "userID": "1", "expiresIn": "soon"}),
+    ],
+)
+async def test_an_odd_sign_in_body_is_a_400_or_401(
+    client: Client, provider: str, body: dict[str, Any]
+) -> None:
+    response = await client.post(f"/social/{provider}", json=body)
+    assert response.status_code in (400, 401)
+    await json_error(response, response.status_code)

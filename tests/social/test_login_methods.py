@@ -1,4 +1,4 @@
-"""GET /social and DELETE /social/{uuid}: the seed's shapes, and never the last way in."""
+"""GET /social and DELETE /social/{uuid}: each method with its profile, never the last way in."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from quart_template.accounts.models import LoginMethod
 from quart_template.runtime import Runtime
-from tests.factories import DEFAULT_PASSWORD, signed_in
 from tests.fakes.providers import FakeProviders
+from tests.support.factories import DEFAULT_PASSWORD, signed_in
+from tests.support.http import json_error
 
 
 async def _methods(client: Client, headers: dict[str, str]) -> list[dict[str, object]]:
@@ -26,22 +27,38 @@ async def _social_only(client: Client, providers: FakeProviders) -> dict[str, st
     return {"Authorization": f"Bearer {body['user']['access_token']}"}
 
 
-async def test_list_has_the_seed_profile_shape(client: Client, rt: Runtime) -> None:
+async def test_list_has_the_seed_profile_shape(
+    client: Client, rt: Runtime, providers: FakeProviders
+) -> None:
     caller = await signed_in(rt)
     (method,) = await _methods(client, caller.headers)
     assert method["provider"] == "signup"
-    assert set(method["profile"]) == {  # type: ignore[arg-type]
-        "access_token",
-        "email",
-        "entity_id",
-        "expires_in",
-        "name",
-        "refresh_token",
-        "refresh_token_expires_in",
-        "scope",
-        "token_type",
-        "user_name",
-    }
+    code = providers.github_account(5, email="elsewhere@example.com")
+    linked = await client.post("/social/github", json={"code": code}, headers=caller.headers)
+    auth = (await linked.get_json())["auth"]
+    response = await client.get("/social", headers=caller.headers)
+    listing = await response.get_json()
+    assert set(listing) == {"login_methods", "success"}
+    by_provider = {m["provider"]: m for m in listing["login_methods"]}
+    assert set(by_provider) == {"signup", "github"}
+    for method in listing["login_methods"]:
+        assert set(method) == {"profile", "provider"}
+        assert set(method["profile"]) == {
+            "access_token",
+            "email",
+            "entity_id",
+            "expires_in",
+            "name",
+            "refresh_token",
+            "refresh_token_expires_in",
+            "scope",
+            "token_type",
+            "user_name",
+        }
+        assert method["profile"]["name"] == method["provider"]
+        assert len(method["profile"]["entity_id"]) == 32
+    assert by_provider["github"]["profile"]["access_token"] == auth["access_token"]
+    assert by_provider["github"]["profile"]["email"] == "elsewhere@example.com"
 
 
 async def test_list_requires_login(client: Client) -> None:
@@ -72,6 +89,7 @@ async def test_delete_a_linked_method(
     assert response.status_code == 200
     assert await response.get_json() == {"message": "Login method is deleted", "success": True}
     assert [m["provider"] for m in await _methods(client, caller.headers)] == ["signup"]
+    await json_error(await client.delete(f"/social/{uuid}", headers=caller.headers), 400)
     # The provider account is free again: signing in with it now makes a new person.
     again = await client.post(
         "/social/github", json={"code": providers.github_account(1, email="gh@example.com")}
@@ -85,8 +103,7 @@ async def test_deleting_the_last_method_is_409(
     headers = await _social_only(client, providers)
     (method,) = await _methods(client, headers)
     uuid = method["profile"]["entity_id"]  # type: ignore[index]
-    response = await client.delete(f"/social/{uuid}", headers=headers)
-    assert response.status_code == 409
+    await json_error(await client.delete(f"/social/{uuid}", headers=headers), 409)
     assert len(await _methods(client, headers)) == 1
 
 
@@ -129,10 +146,8 @@ async def test_deleting_someone_elses_method_is_400_with_the_seed_message(
         "message": f"This user doesn't have login method {uuid}",
         "success": False,
     }
-    unknown = await client.delete(
-        "/social/7bc8d6066dad49bc889563af3831ab64", headers=caller.headers
-    )
-    assert unknown.status_code == 400
+    for unknown in ("7bc8d6066dad49bc889563af3831ab64", "not-hex", "0" * 32, "x" * 300):
+        await json_error(await client.delete(f"/social/{unknown}", headers=caller.headers), 400)
 
 
 async def test_delete_requires_login(client: Client) -> None:

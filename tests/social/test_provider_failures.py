@@ -16,21 +16,9 @@ from quart_template.app import create_app
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 from tests.fakes.providers import FakeProviders
+from tests.support.social import sign_in_body
 
 SHORT_TIMEOUT = 0.3
-
-
-def _requests(providers: FakeProviders) -> dict[str, tuple[str, dict[str, object]]]:
-    fb_token = providers.facebook_token("fb-1", email="ada@example.com")
-    return {
-        "github": ("/social/github", {"code": providers.github_account(1, email="a@example.com")}),
-        "google": ("/social/google", {"idtoken": providers.google_token()}),
-        "linkedin": (
-            "/social/linkedin",
-            {"code": providers.linkedin_account("li-1", email="a@example.com")},
-        ),
-        "facebook": ("/social/facebook", {"accessToken": fb_token, "userID": "fb-1"}),
-    }
 
 
 FAULT_PATHS = {
@@ -48,10 +36,11 @@ async def test_provider_failure_is_502(
     client: Client, rt: Runtime, providers: FakeProviders, provider: str, path: str, fault: str
 ) -> None:
     providers.faults[path] = fault
-    url, body = _requests(providers)[provider]
+    url, body = f"/social/{provider}", sign_in_body(providers, provider, "a@example.com", "1")
     response = await client.post(url, json=body)
+    answer = await response.get_json()
     assert response.status_code == 502
-    assert (await response.get_json())["success"] is False
+    assert answer["success"] is False and answer["message"]
     async with rt.db() as db:
         assert await db.scalar(select(func.count()).select_from(Person)) == 0
 
@@ -70,12 +59,13 @@ async def test_hanging_provider_is_504_within_the_timeout(
     impatient_app: Quart, providers: FakeProviders, provider: str, path: str
 ) -> None:
     providers.faults[path] = "hang"
-    url, body = _requests(providers)[provider]
+    url, body = f"/social/{provider}", sign_in_body(providers, provider, "a@example.com", "1")
     started = time.monotonic()
     response = await impatient_app.test_client().post(url, json=body)
     elapsed = time.monotonic() - started
     assert response.status_code == 504
-    assert (await response.get_json())["success"] is False
+    answer = await response.get_json()
+    assert answer["success"] is False and answer["message"]
     assert elapsed < SHORT_TIMEOUT + 2.0  # bounded: never waits for the provider
 
 
@@ -103,7 +93,7 @@ async def test_unconfigured_provider_is_a_clear_502(
     }
     overrides[client_field[provider]] = None
     async with create_app(make_settings(**overrides)).test_app() as app:
-        url, body = _requests(providers)[provider]
+        url, body = f"/social/{provider}", sign_in_body(providers, provider, "a@example.com", "1")
         response = await app.test_client().post(url, json=body)
     assert response.status_code == 502
     assert "not configured" in (await response.get_json())["message"]

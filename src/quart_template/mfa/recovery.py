@@ -17,11 +17,13 @@ from quart_template.mfa import repository
 from quart_template.mfa.crypto import DecryptionError, decrypt_text, encrypt_text
 from quart_template.mfa.models import RecoveryCode
 from quart_template.mfa.recovery_codes import hash_code, new_code
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
 
+REGENERATE_SCOPE = "recovery_codes"
 NOT_SET_UP = "MFA is not set up: verify an OTP code first."
 
 
@@ -92,8 +94,10 @@ async def list_codes(rt: Runtime, *, person: Person) -> CodeListing:
     return CodeListing(codes=codes, count=len(rows))
 
 
-async def regenerate_codes(rt: Runtime, *, person: Person) -> list[str]:
-    """A new set for a person with a confirmed OTP method; the old codes die, an email says so."""
+async def regenerate_codes(rt: Runtime, *, person: Person, client: ClientInfo) -> list[str]:
+    """A new set for a person with a confirmed OTP method; the old codes die, an email says so
+    (so every set counts against the email limits of the address and the client IP)."""
+    await rt.limiter.guard_email_sending(client.ip, person.email, scope=REGENERATE_SCOPE)
     async with rt.db() as db, db.begin():
         # Person first, then its MFA rows: the lock order of every MFA write.
         await repository.lock_person(db, person_id=person.entity_id)

@@ -96,9 +96,13 @@ async def recovery_codes() -> Response:
 
 
 @blueprint.post("/recovery_codes")
+@rate_limited("recovery_codes")
 @login_required
 @document_response(RecoveryCodesResponse)
 async def regenerate_recovery_codes() -> Response:
-    """A new set of recovery codes; the old ones stop working."""
-    codes = await recovery.regenerate_codes(runtime(), person=current_caller().person)
+    """A new set of recovery codes; the old ones stop working (each set emails a notice, so
+    sets count against the email limits)."""
+    codes = await recovery.regenerate_codes(
+        runtime(), person=current_caller().person, client=client_info()
+    )
     return reply({"data": codes, "success": True}, no_store=True)
