@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:55:16.006644
+Create Date: 2026-12-01 20:18:22.144887
 """
 
 from collections.abc import Sequence
@@ -171,6 +171,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("audit_id", name=op.f("pk_recovery_code_audit")),
     )
     op.create_table(
+        "security_event",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("person_id", sa.String(length=32), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
+        sa.Column("at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.Column("user_agent", sa.String(length=255), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_security_event")),
+    )
+    with op.batch_alter_table("security_event", schema=None) as batch_op:
+        batch_op.create_index("ix_security_event_person_at", ["person_id", "at"], unique=False)
+
+    op.create_table(
         "session_audit",
         sa.Column(
             "audit_id",
@@ -318,6 +336,7 @@ def downgrade() -> None:
     op.drop_table("mfa_challenge")
     op.drop_table("login_method")
     op.drop_table("session_audit")
+    op.drop_table("security_event")
     op.drop_table("recovery_code_audit")
     op.drop_table("person_audit")
     op.drop_table("person")

@@ -4,6 +4,7 @@ from quart_template.accounts.models import LoginMethod, Person
 from quart_template.db import Base
 from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
+from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "RecoveryCode",
+    "SecurityEvent",
 ]
