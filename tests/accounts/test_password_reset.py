@@ -242,3 +242,16 @@ async def test_parallel_resets_with_one_link_exactly_one_wins(client: Client, rt
     assert codes.count(200) == 1 and all(c in (200, 400, 409) for c in codes), codes
     winner = next(i for i, r in enumerate(resets) if r.status_code == 200)
     assert (await log_in(client, password=f"new phrase {winner}")).status_code == 200
+
+
+async def test_a_reset_verifies_an_unverified_person(client: Client, rt: Runtime) -> None:
+    """The link came by email, so the address is proven: the next login says verified."""
+    await create_person(rt, verified=False)
+    token, uidb64 = await reset_link(client, rt)
+    response = await client.post(
+        f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200
+    login = await client.post("/login", json={"email": "ada@example.com", "password": NEW_PASSWORD})
+    user = (await login.get_json())["user"]
+    assert user["verified"] is True and isinstance(user["verified_on"], int)
