@@ -102,6 +102,7 @@ async def fetch_spec() -> dict[str, Any]:
             email_backend="console",
             pusher_app_id=None,
             rollbar_access_token=None,
+            docs_enabled=True,
         )
         app = create_app(settings)
         async with app.test_app() as test_app:

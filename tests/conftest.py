@@ -30,6 +30,7 @@ from tests.support.backends import (
     settings_for,
     unreachable_backends,
 )
+from tests.support.email import remember_sent_emails
 from tests.support.responses import install_response_check
 
 # Fake internet services (real servers on 127.0.0.1): their fixtures are available everywhere.
@@ -123,6 +124,12 @@ def _answers_match_their_documents(monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setattr(app_module, "_register_blueprints", register_and_check)
     yield
     assert not problems, "answers that /openapi.json does not describe:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def _sent_emails_stay_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivered email leaves nothing in the outbox: tests read it as its sender opened it."""
+    remember_sent_emails(monkeypatch)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from quart_template import __version__
 from quart_template.errors import JSON_REQUIRED, error_response, register_error_handlers
+from quart_template.headers import register_response_headers
 from quart_template.lifecycle import close_runtime, open_runtime
 from quart_template.logs import configure_logging
 from quart_template.runtime import Runtime
@@ -37,11 +38,15 @@ def create_app(settings: Settings | None = None) -> Quart:
         app,
         info={"title": "Quart Template", "version": __version__},
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
+        # DOCS_ENABLED=false: neither the document nor the page (both 404 then).
+        openapi_path="/openapi.json" if settings.docs_enabled else None,
+        swagger_ui_path="/docs" if settings.docs_enabled else None,
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
     register_error_handlers(app)
     _register_request_guards(app, settings)
+    register_response_headers(app, settings)
     _register_lifecycle(app, settings)
     _register_blueprints(app)
     if settings.rollbar_access_token:
@@ -76,14 +81,13 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
 
 
 def _register_request_guards(app: Quart, settings: Settings) -> None:
-    """CORS, body size and content type, before any view runs."""
-    origins = set(settings.allowed_origins)
+    """Preflights, body size and content type, before any view runs."""
 
     @app.before_request
     async def _guard() -> Response | None:
         if request.routing_exception is not None:
             return None  # an unknown path or method is a 404/405, whatever its body
-        if request.method == "OPTIONS":  # CORS headers, if any, come in `_cors`
+        if request.method == "OPTIONS":  # CORS headers, if any, come from `headers`
             methods = request.url_rule.methods if request.url_rule else None
             return Response("", status=204, headers={"Allow": ", ".join(sorted(methods or ()))})
         if request.method not in BODY_METHODS:
@@ -92,19 +96,6 @@ def _register_request_guards(app: Quart, settings: Settings) -> None:
         if length is not None and length > settings.max_body_bytes:
             return error_response(413, "Request body too large.")
         return await _check_json_body()
-
-    @app.after_request
-    async def _cors(response: Response) -> Response:
-        origin = request.headers.get("Origin", "").rstrip("/")
-        if origin and origin in origins:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
-            response.headers["Access-Control-Max-Age"] = "600"
-            response.vary.add("Origin")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
 
 
 async def _check_json_body() -> Response | None:

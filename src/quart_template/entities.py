@@ -12,7 +12,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, Column, Integer, String, Table, event, insert, inspect, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    case,
+    event,
+    insert,
+    inspect,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
@@ -20,6 +34,8 @@ from quart_template.db import Base, BigIntPK, UTCDateTime, new_entity_id, utcnow
 
 # Set on a flushed entity: whether its last UPDATE made a new version (not bookkeeping only).
 NEW_VERSION_FLAG = "_new_version"
+# What an audit copy holds instead of a secret column's value (NULL stays NULL).
+REDACTED = "<redacted>"
 
 
 class Versioned:
@@ -29,6 +45,9 @@ class Versioned:
     __entity__: ClassVar[str]
     # Columns whose change alone is bookkeeping, not a new version (e.g. a session's last use).
     __unversioned__: ClassVar[frozenset[str]] = frozenset()
+    # Secret columns (password hash, OTP secret, provider tokens): history keeps only whether
+    # one was set, so an audit table is never a second copy of the secrets.
+    __redacted__: ClassVar[frozenset[str]] = frozenset()
 
     entity_id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_entity_id)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
@@ -61,6 +80,9 @@ def audit_table_for(model: type[Base]) -> Table:
     """Declare `<table>_audit` with the model's columns, no constraints, plus its own key."""
     table = model.__table__
     assert isinstance(table, Table)
+    redacted: frozenset[str] = getattr(model, "__redacted__", frozenset())
+    unknown = redacted - set(table.columns.keys())
+    assert not unknown, f"{table.name}.__redacted__ names no column: {sorted(unknown)}"
     columns = [Column("audit_id", BigIntPK, primary_key=True, autoincrement=True)]
     for column in table.columns:
         columns.append(Column(column.name, column.type, nullable=True))
@@ -92,6 +114,13 @@ def _versioned_changes(target: Versioned) -> bool:
     return False
 
 
+def _audit_value(column: Column[Any], redacted: bool) -> ColumnElement[Any]:
+    """What the audit copy takes from `column`: the value, or for a secret only the marker."""
+    if not redacted:
+        return column
+    return case((column.is_(None), null()), else_=literal(REDACTED)).label(column.name)
+
+
 @event.listens_for(Versioned, "before_insert", propagate=True)
 def _before_insert(mapper: Mapper[Any], connection: Connection, target: Versioned) -> None:
     target.version = target.version or 1
@@ -107,9 +136,10 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Versione
     assert isinstance(table, Table)
     audit = AUDIT_TABLES[table.name]
     names = [c.name for c in table.columns]
+    copied = [_audit_value(table.c[n], n in target.__redacted__) for n in names]
     connection.execute(
         insert(audit).from_select(
-            names, select(*[table.c[n] for n in names]).where(table.c.entity_id == target.entity_id)
+            names, select(*copied).where(table.c.entity_id == target.entity_id)
         )
     )
     history = inspect(target).attrs["version"].history

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from quart import Blueprint, Response
 from quart_schema import hide
@@ -10,11 +11,12 @@ from quart_schema import hide
 from quart_template.db import ping
 from quart_template.errors import error_response
 from quart_template.runtime import Runtime, runtime
-from quart_template.web import reply
+from quart_template.web import bearer_credential, reply
 
 blueprint = Blueprint("health", __name__)
 
 WELCOME = "Welcome to Quart Template."
+METRICS_TOKEN_REQUIRED = "A valid metrics token is required."
 
 
 @blueprint.get("/")
@@ -48,14 +50,24 @@ async def readyz() -> Response:
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
-    """The outbox backlog (pending rows and the oldest one's age, per destination) as JSON."""
+    """The outbox backlog (pending rows and the oldest one's age, per destination) as JSON;
+    behind METRICS_TOKEN when one is set."""
     rt = runtime()
+    if not _may_read_metrics(rt.settings.metrics_token, bearer_credential()):
+        return error_response(401, METRICS_TOKEN_REQUIRED)
     read = rt.outbox_metrics
     try:
         outbox = await asyncio.wait_for(read(), timeout=3) if read is not None else None
     except Exception:
         return error_response(503, "The database is down: no outbox metrics.")
     return reply({"outbox": outbox})
+
+
+def _may_read_metrics(expected: str | None, presented: str | None) -> bool:
+    """Open without a METRICS_TOKEN; else the presented token must match (in constant time)."""
+    if not expected:
+        return True
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 async def _database_answers(rt: Runtime) -> bool:

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     )
     cors_origins: str | None = None
     trusted_proxies: str = ""
+    # --- HTTP hardening ------------------------------------------------------------------
+    hsts_seconds: int = Field(0, ge=0)  # 0 = no Strict-Transport-Security header
+    docs_enabled: bool = True  # /docs and /openapi.json
+    metrics_token: str | None = None  # when set, /metrics needs it as a Bearer token
 
     # --- database ----------------------------------------------------------------------
     database_url_: str | None = Field(None, validation_alias=_alias("DATABASE_URL"))

@@ -41,6 +41,14 @@ def client_info() -> ClientInfo:
     return found
 
 
+def bearer_credential() -> str | None:
+    """The credential of an `Authorization: Bearer <credential>` header, or None."""
+    scheme, _, credential = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
+
+
 def reply(
     body: dict[str, Any] | BaseModel, status: int = 200, *, no_store: bool = False
 ) -> Response:

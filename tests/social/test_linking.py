@@ -12,10 +12,9 @@ from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 
 from quart_template.accounts.models import LoginMethod, Person
-from quart_template.events.outbox import OutboxMessage
 from quart_template.runtime import Runtime
 from tests.fakes.providers import FakeProviders
-from tests.support.accounts import USER_FIELDS
+from tests.support.accounts import USER_FIELDS, emails
 from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
 from tests.support.http import auth, json_error
 from tests.support.mfa import contains_key, enrol, freeze_totp_clock
@@ -37,10 +36,8 @@ AUTH_KEYS = {
 }
 
 
-async def _linked_notices(rt: Runtime) -> list[OutboxMessage]:
-    async with rt.db() as db:
-        rows = await db.execute(select(OutboxMessage).where(OutboxMessage.kind == "email"))
-        return [row for row in rows.scalars() if row.action == "SOCIAL_LINKED"]
+async def _linked_notices(rt: Runtime) -> list[dict[str, Any]]:
+    return await emails(rt, event="SOCIAL_LINKED")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -82,7 +79,7 @@ async def test_signed_in_caller_links_a_github_account(
     listed = await (await client.get("/social", headers=caller.headers)).get_json()
     assert sorted(m["provider"] for m in listed["login_methods"]) == ["github", "signup"]
     notices = await _linked_notices(rt)
-    assert len(notices) == 1 and "ada@example.com" in notices[0].payload
+    assert len(notices) == 1 and notices[0]["to_emails"] == ["ada@example.com"]
     # Signed out, that GitHub account now signs the caller in.
     code = providers.github_account(1, email="different@example.com")
     again = await (await client.post("/social/github", json={"code": code})).get_json()

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import select
 
-from quart_template.events.outbox import EMAIL, OutboxMessage
 from quart_template.runtime import Runtime
+from tests.support.email import all_emails
 from tests.support.factories import DEFAULT_PASSWORD
 
 SIGNUP = {
@@ -40,18 +39,9 @@ async def emails(
     rt: Runtime, *, event: str | None = None, to: str | None = None
 ) -> list[dict[str, Any]]:
     """The emails recorded so far (`{event, to_emails, data}`), oldest first."""
-    async with rt.db() as db:
-        rows = (
-            await db.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.destination == EMAIL)
-                .order_by(OutboxMessage.id)
-            )
-        ).scalars()
-        bodies = [row.body() for row in rows]
     return [
         body
-        for body in bodies
+        for body in await all_emails(rt)
         if (event is None or body["event"] == event) and (to is None or to in body["to_emails"])
     ]
 

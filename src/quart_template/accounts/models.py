@@ -27,6 +27,7 @@ class Person(Versioned, Base):
 
     __tablename__ = "person"
     __entity__ = "person"
+    __redacted__ = frozenset({"password_hash"})
 
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     email_key: Mapped[str | None] = mapped_column(String(320), unique=True)
@@ -62,6 +63,7 @@ class LoginMethod(Versioned, Base):
 
     __tablename__ = "login_method"
     __entity__ = "login_method"
+    __redacted__ = frozenset({"access_token", "refresh_token"})
 
     person_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("person.entity_id"), nullable=False, index=True

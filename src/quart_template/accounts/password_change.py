@@ -35,7 +35,13 @@ async def send_reset_link(rt: Runtime, *, email: str, client: ClientInfo) -> Non
         if person is None:
             return
         data = {"link": tokens.reset_link(person, rt.settings), "first_name": person.first_name}
-        enqueue_email(db, event=messages.RESET_PASSWORD, to=person.email, data=data)
+        enqueue_email(
+            db,
+            key=rt.settings.encryption_key,
+            event=messages.RESET_PASSWORD,
+            to=person.email,
+            data=data,
+        )
     log.info("reset link sent", extra={"event": "reset_requested", "person_id": person.entity_id})
 
 
@@ -54,7 +60,7 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
         async with rt.db() as db, db.begin():
             # Checked again inside the writing transaction: two uses of one link, one wins.
             person = await _person_for_reset(db, rt, payload, for_update=True)
-            _set_password(db, person, new_hash)
+            _set_password(db, person, new_hash, key=rt.settings.encryption_key)
             if not person.verified:
                 # The link came by email: the address is proven.
                 person.verified, person.verified_on = True, utcnow()
@@ -103,18 +109,19 @@ async def update_password(
             current = await get_person(db, entity_id=person_id, with_password=True, for_update=True)
             if current is None or current.password_hash != person.password_hash:
                 raise Forbidden(WRONG_EXISTING_PASSWORD)
-            _set_password(db, current, new_hash)
+            _set_password(db, current, new_hash, key=rt.settings.encryption_key)
             await revoke_all_sessions(db, person_id=person_id, by=person_id, keep=session_id)
     except StaleDataError:
         raise Forbidden(WRONG_EXISTING_PASSWORD) from None
     log.info("password updated", extra={"event": "password_updated", "person_id": person_id})
 
 
-def _set_password(db: AsyncSession, person: Person, new_hash: str) -> None:
+def _set_password(db: AsyncSession, person: Person, new_hash: str, *, key: bytes) -> None:
     person.password_hash = new_hash
     person.changed_by_id = person.entity_id
     enqueue_email(
         db,
+        key=key,
         event=messages.PASSWORD_CHANGED,
         to=person.email,
         data={"first_name": person.first_name},

@@ -76,13 +76,23 @@ async def sign_up(rt: Runtime, *, data: SignupRequest, client: ClientInfo) -> No
 def _send_link(db: AsyncSession, rt: Runtime, person: Person, *, event: str) -> None:
     link = tokens.verification_link(person, rt.settings)
     enqueue_email(
-        db, event=event, to=person.email, data={"link": link, "first_name": person.first_name}
+        db,
+        key=rt.settings.encryption_key,
+        event=event,
+        to=person.email,
+        data={"link": link, "first_name": person.first_name},
     )
 
 
 def _tell_owner(db: AsyncSession, rt: Runtime, person: Person) -> None:
     data = {"link": tokens.login_link(rt.settings), "first_name": person.first_name}
-    enqueue_email(db, event=messages.ACCOUNT_EXISTS, to=person.email, data=data)
+    enqueue_email(
+        db,
+        key=rt.settings.encryption_key,
+        event=messages.ACCOUNT_EXISTS,
+        to=person.email,
+        data=data,
+    )
     log.info(
         "signup of a known email", extra={"event": "signup_existing", "person_id": person.entity_id}
     )

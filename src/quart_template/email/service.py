@@ -6,7 +6,9 @@ import logging
 
 from quart_template.email.backends import ConsoleBackend, EmailBackend
 from quart_template.email.messages import OutgoingEmail
-from quart_template.events.outbox import OutboxMessage
+from quart_template.events.destinations import PermanentDeliveryError
+from quart_template.events.outbox import OutboxMessage, email_body
+from quart_template.mfa.crypto import DecryptionError
 from quart_template.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -14,22 +16,29 @@ log = logging.getLogger(__name__)
 
 class EmailSender:
     """What the relay calls for `email` outbox rows; a failed send raises, so the row is
-    retried later. `aclose()` at shutdown closes the backend's connection."""
+    retried later. `key` opens the rows' sealed bodies. `aclose()` at shutdown closes the
+    backend's connection."""
 
-    def __init__(self, backend: EmailBackend) -> None:
+    def __init__(self, backend: EmailBackend, *, key: bytes) -> None:
         self.backend = backend
+        self._key = key
 
     async def __call__(self, message: OutboxMessage) -> None:
-        await self.backend.send(outgoing_email(message))
+        try:
+            email = outgoing_email(message, key=self._key)
+        except DecryptionError as exc:
+            # Retrying cannot help (another key, a damaged row): set it aside as dead.
+            raise PermanentDeliveryError("the email cannot be decrypted") from exc
+        await self.backend.send(email)
         log.info("email sent", extra={"event": "email_sent", "email_event": message.action})
 
     async def aclose(self) -> None:
         await self.backend.aclose()
 
 
-def outgoing_email(message: OutboxMessage) -> OutgoingEmail:
-    """The email an outbox row holds (its body is {"event", "to_emails", "data"})."""
-    body = message.body()
+def outgoing_email(message: OutboxMessage, *, key: bytes) -> OutgoingEmail:
+    """The email an outbox row holds (its sealed body is {"event", "to_emails", "data"})."""
+    body = email_body(message, key=key)
     return OutgoingEmail(
         event=str(body["event"]),
         to=[str(address) for address in body["to_emails"]],
@@ -57,4 +66,4 @@ def build_backend(settings: Settings) -> EmailBackend:
 
 def build_email_sender(settings: Settings) -> EmailSender:
     """The sender for the relay's `email` destination."""
-    return EmailSender(build_backend(settings))
+    return EmailSender(build_backend(settings), key=settings.encryption_key)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from quart_template.db import utcnow
-from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
+from quart_template.events.outbox import DEAD, EMAIL, PENDING, SENT, SPENT_EMAIL, OutboxMessage
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -190,17 +190,19 @@ def describe(exc: BaseException) -> str:
 
 @_retry_conflicts
 async def settle(db: async_sessionmaker[AsyncSession], claim: Claim, outcome: Outcome) -> None:
-    """Write the results; a row whose lease another relay has taken over is left to it."""
+    """Write the results; a row whose lease another relay has taken over is left to it.
+    A delivered or dead email keeps no payload: its links would outlive the message."""
     now = utcnow()
     mine = (_table.c.id == bindparam("b_id"), _table.c.status == PENDING)
     leased = _table.c.next_attempt_at == claim.lease
+    spent = {"payload": SPENT_EMAIL} if claim.destination == EMAIL else {}
     async with db() as session, session.begin():
         if outcome.sent:
             await session.execute(
                 update(_table)
                 .where(_table.c.id.in_([row.id for row in outcome.sent]))
                 .where(_table.c.status == PENDING, leased)
-                .values(status=SENT, sent_at=now)
+                .values(status=SENT, sent_at=now, **spent)
             )
         if outcome.released:
             await session.execute(
@@ -225,7 +227,7 @@ async def settle(db: async_sessionmaker[AsyncSession], claim: Claim, outcome: Ou
             await session.execute(
                 update(_table)
                 .where(*mine, leased)
-                .values(status=DEAD, last_error=bindparam("b_error")),
+                .values(status=DEAD, last_error=bindparam("b_error"), **spent),
                 [{"b_id": row.id, "b_error": describe(exc)} for row, exc in outcome.dead],
             )
 

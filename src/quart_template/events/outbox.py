@@ -21,12 +21,15 @@ from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column, object_sessio
 
 from quart_template.db import Base, BigIntPK, UTCDateTime, utcnow
 from quart_template.entities import Versioned, made_new_version
+from quart_template.mfa.crypto import decrypt_text, encrypt_text
 
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"  # refused for good by its destination (e.g. over Pusher's size limit)
 
 EMAIL = "email"
+# What an email row keeps once delivered or refused for good: its links must not outlive it.
+SPENT_EMAIL = "{}"
 
 DESTINATIONS_KEY = "event_destinations"
 SIGNAL_KEY = "commit_signal"
@@ -79,6 +82,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def body(self) -> dict[str, Any]:
+        """An entity event's body, as published (an email row's is sealed: `email_body`)."""
         loaded: dict[str, Any] = json.loads(self.payload)
         return loaded
 
@@ -129,16 +133,19 @@ def record_entity_event(connection: Connection, target: Versioned, action: str) 
 
 
 def enqueue_email(
-    session: AsyncSession, *, event: str, to: str, data: dict[str, Any]
+    session: AsyncSession, *, key: bytes, event: str, to: str, data: dict[str, Any]
 ) -> OutboxMessage:
-    """Record an email in the caller's transaction; the relay sends it after commit."""
+    """Record an email in the caller's transaction; the relay sends it after commit. The body
+    holds live links (verification, reset), so it is stored encrypted with `key`."""
+    message_id = uuid.uuid4().hex
+    body = json.dumps({"event": event, "to_emails": [to], "data": data})
     message = OutboxMessage(
-        message_id=uuid.uuid4().hex,
+        message_id=message_id,
         destination=EMAIL,
         kind="email",
         entity=None,
         action=event,
-        payload=json.dumps({"event": event, "to_emails": [to], "data": data}),
+        payload=encrypt_text(body, key=key, context=_email_context(message_id)),
         status=PENDING,
         attempts=0,
         next_attempt_at=utcnow(),
@@ -147,6 +154,19 @@ def enqueue_email(
     session.add(message)
     mark_outbox_written(session.sync_session)
     return message
+
+
+def email_body(message: OutboxMessage, *, key: bytes) -> dict[str, Any]:
+    """The `{"event", "to_emails", "data"}` of a pending email row; raises DecryptionError
+    when `key` cannot open it."""
+    opened = decrypt_text(message.payload, key=key, context=_email_context(message.message_id))
+    body: dict[str, Any] = json.loads(opened)
+    return body
+
+
+def _email_context(message_id: str) -> str:
+    """Binds the ciphertext to its row: a payload copied onto another row does not open."""
+    return f"outbox:{message_id}:{EMAIL}"
 
 
 def mark_outbox_written(session: Session) -> None:

@@ -18,6 +18,7 @@ class OtpMethod(Versioned, Base):
 
     __tablename__ = "otp_method"
     __entity__ = "otp_method"
+    __redacted__ = frozenset({"secret_encrypted"})
 
     person_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("person.entity_id"), nullable=False, index=True
@@ -46,6 +47,8 @@ class RecoveryCode(Versioned, Base):
 
     __tablename__ = "recovery_code"
     __entity__ = "recovery_code"
+    # The hash stays: it matches nothing once the code is spent, and the current row has it.
+    __redacted__ = frozenset({"code_encrypted"})
 
     person_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("person.entity_id"), nullable=False, index=True

@@ -107,6 +107,7 @@ async def regenerate_codes(rt: Runtime, *, person: Person, client: ClientInfo) -
         codes = await issue_codes(db, settings=rt.settings, person_id=person.entity_id)
         enqueue_email(
             db,
+            key=rt.settings.encryption_key,
             event=messages.RECOVERY_CODES_REGENERATED,
             to=person.email,
             data={"first_name": person.first_name},

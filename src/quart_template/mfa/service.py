@@ -147,7 +147,11 @@ async def enable_mfa(rt: Runtime, *, person: Person, otp: str, client: ClientInf
             current.mfa_enabled = True
             current.changed_by_id = current.entity_id
             enqueue_email(
-                db, event=messages.MFA_ENABLED, to=current.email, data=_mail_data(current)
+                db,
+                key=rt.settings.encryption_key,
+                event=messages.MFA_ENABLED,
+                to=current.email,
+                data=_mail_data(current),
             )
     if step is None:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
@@ -179,21 +183,29 @@ async def disable_mfa(
             is not None
         )
         if accepted:
-            await _turn_off(db, current, method)
+            await _turn_off(db, current, method, key=rt.settings.encryption_key)
     if not accepted:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
         raise Forbidden(INVALID_OTP)
     log.info("mfa disabled", extra={"event": "mfa_disabled", "person_id": person.entity_id})
 
 
-async def _turn_off(db: AsyncSession, person: Person, method: OtpMethod | None) -> None:
+async def _turn_off(
+    db: AsyncSession, person: Person, method: OtpMethod | None, *, key: bytes
+) -> None:
     person.mfa_enabled = False
     person.changed_by_id = person.entity_id
     if method is not None:
         method.active = False
         method.changed_by_id = person.entity_id
     await recovery.retire_codes(db, person_id=person.entity_id)
-    enqueue_email(db, event=messages.MFA_DISABLED, to=person.email, data=_mail_data(person))
+    enqueue_email(
+        db,
+        key=key,
+        event=messages.MFA_DISABLED,
+        to=person.email,
+        data=_mail_data(person),
+    )
 
 
 def _mail_data(person: Person) -> dict[str, str | None]:

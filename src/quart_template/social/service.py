@@ -158,7 +158,13 @@ def _link(db: AsyncSession, rt: Runtime, person: Person, identity: Identity) -> 
     repo.add_login_method(
         db, person=person, identity=identity, key=rt.settings.encryption_key, by=person.entity_id
     )
-    enqueue_email(db, event=SOCIAL_LINKED, to=person.email, data={"provider": identity.provider})
+    enqueue_email(
+        db,
+        key=rt.settings.encryption_key,
+        event=SOCIAL_LINKED,
+        to=person.email,
+        data={"provider": identity.provider},
+    )
     log.info(
         "social account linked",
         extra={

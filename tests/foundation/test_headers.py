@@ -1,0 +1,140 @@
+"""Security headers on every answer (successes, errors, preflights), the docs page's own policy,
+HSTS, CORS without credentials, DOCS_ENABLED and METRICS_TOKEN."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+from quart_template.app import create_app
+from quart_template.headers import API_POLICY
+from quart_template.settings import Settings
+from tests.support.http import auth, json_error
+
+FRONT_END = {"Origin": "http://frontend.test"}
+
+
+@pytest.fixture
+async def serve(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:
+    """Start an app with these settings overrides (stopped at the end of the test)."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> Client:
+            test_app = await stack.enter_async_context(
+                create_app(make_settings(**overrides)).test_app()
+            )
+            return test_app.test_client()
+
+        yield start
+
+
+def directives(policy: str) -> dict[str, str]:
+    """A Content-Security-Policy as {directive: its sources}."""
+    return {name: sources for name, _, sources in (p.partition(" ") for p in policy.split("; "))}
+
+
+def assert_security_headers(response: Any) -> None:
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == API_POLICY
+    assert API_POLICY == "default-src 'none'; frame-ancestors 'none'"
+    assert "Strict-Transport-Security" not in response.headers  # HSTS_SECONDS unset
+
+
+async def test_a_json_answer_carries_the_security_headers(client: Client) -> None:
+    response = await client.get("/healthz")
+    assert response.mimetype == "application/json"
+    assert_security_headers(response)
+    assert_security_headers(await client.get("/"))
+
+
+async def test_errors_carry_them_too(app: Quart, client: Client) -> None:
+    await json_error(response := await client.get("/no/such/path"), 404)
+    assert_security_headers(response)
+    await json_error(response := await client.post("/login", json={"email": "x"}), 400)
+    assert_security_headers(response)
+
+    @app.get("/boom-headers")
+    async def boom() -> str:
+        raise RuntimeError("boom")
+
+    await json_error(response := await app.test_client().get("/boom-headers"), 500)
+    assert_security_headers(response)
+
+
+async def test_a_preflight_carries_cors_without_credentials(client: Client) -> None:
+    response = await client.options("/login", headers=FRONT_END)
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "http://frontend.test"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert "Origin" in response.headers["Vary"]
+    assert_security_headers(response)
+
+
+async def test_a_cross_origin_answer_exposes_retry_after(client: Client) -> None:
+    response = await client.post("/login", json={"email": "a@example.com"}, headers=FRONT_END)
+    assert response.status_code == 400
+    assert response.headers["Access-Control-Allow-Origin"] == "http://frontend.test"
+    assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    foreign = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    assert "Access-Control-Expose-Headers" not in foreign.headers
+
+
+async def test_the_docs_page_may_load_what_it_uses_and_nothing_else(
+    app: Quart, client: Client
+) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    policy = directives(response.headers["Content-Security-Policy"])
+    page = await response.get_data(as_text=True)
+    (inline,) = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy["script-src"].split()
+    assert app.config["QUART_SCHEMA_SWAGGER_JS_URL"] in policy["script-src"].split()
+    assert app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] in policy["style-src"].split()
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert policy["connect-src"] == "'self'"  # the OpenAPI document
+    assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert_security_headers(await client.get("/openapi.json"))
+
+
+async def test_hsts_when_hsts_seconds_is_set(serve: Callable[..., Any]) -> None:
+    client = await serve(hsts_seconds=31536000)
+    for response in (await client.get("/healthz"), await client.get("/no/such/path")):
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+async def test_docs_enabled_false_turns_the_docs_off(serve: Callable[..., Any]) -> None:
+    client = await serve(docs_enabled=False)
+    for path in ("/docs", "/openapi.json"):
+        response = await client.get(path)
+        await json_error(response, 404)
+        assert_security_headers(response)
+    assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_metrics_token_guards_metrics(serve: Callable[..., Any]) -> None:
+    client = await serve(metrics_token="m-3tr1cs-token")
+    await json_error(await client.get("/metrics"), 401)
+    await json_error(await client.get("/metrics", headers=auth("wrong", "Bearer")), 401)
+    await json_error(await client.get("/metrics", headers=auth("m-3tr1cs-token", "Basic")), 401)
+    response = await client.get("/metrics", headers=auth("m-3tr1cs-token", "Bearer"))
+    assert response.status_code == 200
+    assert "outbox" in await response.get_json()
+
+
+async def test_metrics_are_open_without_a_token(client: Client) -> None:
+    assert (await client.get("/metrics")).status_code == 200
