@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:55:16.006644
+Create Date: 2026-12-01 20:28:10.945184
 """
 
 from collections.abc import Sequence
@@ -62,6 +62,8 @@ def upgrade() -> None:
         sa.Column("secret_encrypted", sa.Text(), nullable=True),
         sa.Column("confirmed", sa.Boolean(), nullable=True),
         sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirm_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirmed_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("entity_id", sa.String(length=32), nullable=True),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("previous_version", sa.Integer(), nullable=True),
@@ -247,6 +249,8 @@ def upgrade() -> None:
         sa.Column("secret_encrypted", sa.Text(), nullable=False),
         sa.Column("confirmed", sa.Boolean(), nullable=False),
         sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirm_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirmed_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("entity_id", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("previous_version", sa.Integer(), nullable=True),

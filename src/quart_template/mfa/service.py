@@ -19,8 +19,11 @@ from quart_template.mfa import recovery, repository, totp
 from quart_template.mfa.checks import (
     OTP_SCOPE,
     accept_code,
+    accept_confirming_code,
     check_password,
+    forget_confirmation,
     otp_secret,
+    remember_confirmation,
     secret_context,
 )
 from quart_template.mfa.crypto import DecryptionError, encrypt_text
@@ -106,7 +109,8 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
 
 
 async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> list[str]:
-    """The first correct code confirms the method and brings the recovery codes."""
+    """The first correct code confirms the method and brings the recovery codes (its step is
+    spent, and remembered for `enable_mfa`)."""
     await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
@@ -117,9 +121,10 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientIn
             raise BadRequest(NO_METHOD)
         if method.confirmed:
             raise Conflict(ALREADY_VERIFIED)
-        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
+        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id)
         if step is not None:
             method.confirmed = True
+            remember_confirmation(method, step)
             codes = await recovery.issue_codes(
                 db, settings=rt.settings, person_id=current.entity_id
             )
@@ -131,7 +136,8 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientIn
 
 
 async def enable_mfa(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> None:
-    """Turn MFA on with a fresh code from the confirmed method."""
+    """Turn MFA on with an unspent code from the confirmed method, or once with the code that
+    confirmed it (shortly after)."""
     await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
@@ -142,14 +148,16 @@ async def enable_mfa(rt: Runtime, *, person: Person, otp: str, client: ClientInf
         )
         if method is None or not method.confirmed:
             raise BadRequest(NOT_VERIFIED)
-        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
-        if step is not None:
+        spent = accept_code(method, otp, settings=rt.settings, by=current.entity_id)
+        accepted = spent is not None or accept_confirming_code(method, otp, settings=rt.settings)
+        if accepted:
+            forget_confirmation(method)
             current.mfa_enabled = True
             current.changed_by_id = current.entity_id
             enqueue_email(
                 db, event=messages.MFA_ENABLED, to=current.email, data=_mail_data(current)
             )
-    if step is None:
+    if not accepted:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
         raise Forbidden(INVALID_OTP)
     log.info("mfa enabled", extra={"event": "mfa_enabled", "person_id": person.entity_id})
@@ -158,7 +166,7 @@ async def enable_mfa(rt: Runtime, *, person: Person, otp: str, client: ClientInf
 async def disable_mfa(
     rt: Runtime, *, person: Person, otp: str | None, password: str | None, client: ClientInfo
 ) -> None:
-    """Turn MFA off with a current code (preferred when both are given) or the password; the
+    """Turn MFA off with an unspent code (preferred when both are given) or the password; the
     OTP method and recovery codes are retired with it."""
     if not person.mfa_enabled:
         raise Conflict(NOT_ENABLED)
@@ -175,8 +183,7 @@ async def disable_mfa(
         )
         accepted = otp is None or (
             method is not None
-            and accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
-            is not None
+            and accept_code(method, otp, settings=rt.settings, by=current.entity_id) is not None
         )
         if accepted:
             await _turn_off(db, current, method)
