@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 20:28:10.945184
+Create Date: 2026-12-01 20:29:08.470472
 """
 
 from collections.abc import Sequence
@@ -185,6 +185,7 @@ def upgrade() -> None:
         sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("last_used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.Column("proved_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("user_agent", sa.String(length=255), nullable=True),
         sa.Column("revoked_at", quart_template.db.UTCDateTime(), nullable=True),
@@ -293,6 +294,7 @@ def upgrade() -> None:
         sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=False),
         sa.Column("last_used_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("proved_at", quart_template.db.UTCDateTime(), nullable=False),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("user_agent", sa.String(length=255), nullable=True),
         sa.Column("revoked_at", quart_template.db.UTCDateTime(), nullable=True),

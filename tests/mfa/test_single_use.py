@@ -101,6 +101,8 @@ async def test_the_confirming_code_is_no_allowance_anywhere_else(
         "/setup_mfa", json={"mfa_enabled": False, "otp": code}, headers=user.headers
     )
     await json_error(response, 403)
+    response = await client.post("/reauthenticate", json={"otp": code}, headers=user.headers)
+    await json_error(response, 403)
 
 
 async def test_a_code_spent_turning_mfa_on_cannot_sign_in(
