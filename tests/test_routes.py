@@ -15,16 +15,13 @@ EXEMPT = {
     "/sessions/<session_id>": (
         "needs a valid token, ends one of the caller's own sessions; checks no credential"
     ),
-    "/social/<uuid>": (
-        "needs a valid token, unlinks one of the caller's own login methods; checks no "
-        "credential, sends no email"
-    ),
     "/pusher/auth": (
         "needs a valid token, signs only the caller's own private channels; checks no "
         "credential, sends no email"
     ),
 }
-# Not exempt although it needs a token: POST /recovery_codes emails the owner at every call.
+# Not exempt although they need a token: POST /recovery_codes and DELETE /social/<uuid> email
+# the owner at every call.
 
 
 def _mutating_paths(app: Quart) -> dict[str, list[str]]:

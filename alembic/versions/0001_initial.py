@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 20:18:22.144887
+Create Date: 2026-12-01 20:32:36.751320
 """
 
 from collections.abc import Sequence
@@ -62,6 +62,8 @@ def upgrade() -> None:
         sa.Column("secret_encrypted", sa.Text(), nullable=True),
         sa.Column("confirmed", sa.Boolean(), nullable=True),
         sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirm_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirmed_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("entity_id", sa.String(length=32), nullable=True),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("previous_version", sa.Integer(), nullable=True),
@@ -201,6 +203,7 @@ def upgrade() -> None:
         sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("last_used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.Column("proved_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("user_agent", sa.String(length=255), nullable=True),
         sa.Column("revoked_at", quart_template.db.UTCDateTime(), nullable=True),
@@ -265,6 +268,8 @@ def upgrade() -> None:
         sa.Column("secret_encrypted", sa.Text(), nullable=False),
         sa.Column("confirmed", sa.Boolean(), nullable=False),
         sa.Column("last_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirm_step", sa.BigInteger(), nullable=True),
+        sa.Column("confirmed_at", quart_template.db.UTCDateTime(), nullable=True),
         sa.Column("entity_id", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("previous_version", sa.Integer(), nullable=True),
@@ -307,6 +312,7 @@ def upgrade() -> None:
         sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=False),
         sa.Column("last_used_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("proved_at", quart_template.db.UTCDateTime(), nullable=False),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("user_agent", sa.String(length=255), nullable=True),
         sa.Column("revoked_at", quart_template.db.UTCDateTime(), nullable=True),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from quart import Quart, Response, current_app, jsonify
@@ -32,9 +33,13 @@ DEFAULT_MESSAGES = {
 
 
 class APIError(Exception):
-    """An error a client should see: its status and a human sentence."""
+    """An error a client should see: its status and a human sentence. A subclass may add fields
+    a client acts on to the body (`body_fields`), and may say it is no failed credential check
+    (`credential_failure = False`), so the rate limits do not count it."""
 
     status = 400
+    body_fields: ClassVar[Mapping[str, Any]] = {}
+    credential_failure: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -93,8 +98,9 @@ def error_response(
     *,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"success": False, "message": message}
+    body: dict[str, Any] = {"success": False, "message": message, **(extra or {})}
     if errors:
         body["errors"] = errors
     response = jsonify(body)
@@ -119,7 +125,11 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(APIError)
     async def _api_error(error: APIError) -> Response:
         return error_response(
-            error.status, error.message, errors=error.errors, headers=error.headers
+            error.status,
+            error.message,
+            errors=error.errors,
+            headers=error.headers,
+            extra=error.body_fields,
         )
 
     @app.errorhandler(RequestSchemaValidationError)

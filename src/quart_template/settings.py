@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     verify_token_expire: int = Field(3600, gt=0)
     reset_token_expire: int = Field(3600, gt=0)
     mfa_token_expire: int = Field(300, gt=0)
+    reauth_max_age: int = Field(600, gt=0)
     port: int = 5000
     max_body_bytes: int = Field(64 * 1024, gt=0)
     log_level: str = "INFO"

@@ -82,7 +82,11 @@ def rate_limited(
             try:
                 return await view(*args, **kwargs)
             except APIError as error:
-                if error.status in REFUSALS and not FAILURE_RECORDED.get():
+                if (
+                    error.status in REFUSALS
+                    and error.credential_failure
+                    and not FAILURE_RECORDED.get()
+                ):
                     await limiter.record_failure(ip, account=None, scope=scope)
                 raise
             finally:

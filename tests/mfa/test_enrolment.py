@@ -244,8 +244,7 @@ async def test_enabling_needs_a_confirmed_method_and_a_fresh_code(
         "/setup_mfa", json={"mfa_enabled": True, "otp": "000000"}, headers=user.headers
     )
     assert response.status_code == 403 or used == "000000"
-    # A signed-in confirmation checks the code without spending it: the code that confirmed
-    # enrolment may also turn MFA on within its 30 seconds.
+    # The one allowance to single use: the code that confirmed enrolment may also turn MFA on.
     response = await client.post(
         "/setup_mfa", json={"mfa_enabled": True, "otp": used}, headers=user.headers
     )

@@ -7,9 +7,18 @@ import pytest
 from pydantic import BaseModel
 
 from quart_template.mfa import totp
+from quart_template.mfa.checks import (
+    accept_code,
+    accept_confirming_code,
+    remember_confirmation,
+    secret_context,
+)
 from quart_template.mfa.crypto import DecryptionError, decrypt_text, encrypt_text
+from quart_template.mfa.models import OtpMethod
 from quart_template.mfa.recovery_codes import hash_code, new_code, normalise_code
 from quart_template.mfa.schemas import OtpCode
+from quart_template.settings import Settings
+from tests.support.mfa import freeze_totp_clock
 
 KEY = bytes(range(32))
 
@@ -50,6 +59,29 @@ def test_matched_step_allows_one_step_of_drift_and_each_step_once() -> None:
     assert totp.matched_step(secret, app.at(now), last_step=step, now=now) is None
     assert totp.matched_step(secret, app.at(now - 30), last_step=step, now=now) is None
     assert totp.matched_step(secret, app.at(now + 30), last_step=step, now=now) == step + 1
+
+
+def test_the_confirming_code_is_allowed_once_more_and_only_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = freeze_totp_clock(monkeypatch)
+    secret = pyotp.random_base32()
+    method = OtpMethod(
+        entity_id="a" * 32,
+        person_id="b" * 32,
+        secret_encrypted=encrypt_text(
+            secret, key=settings.encryption_key, context=secret_context("a" * 32)
+        ),
+    )
+    code = pyotp.TOTP(secret).at(clock.now)
+    step = accept_code(method, code, settings=settings, by="b" * 32)
+    assert step is not None and method.last_step == step
+    remember_confirmation(method, step)
+    assert accept_code(method, code, settings=settings, by="b" * 32) is None  # spent
+    other = pyotp.TOTP(secret).at(clock.now + 30)
+    assert not accept_confirming_code(method, other, settings=settings)  # not that step
+    assert accept_confirming_code(method, code, settings=settings)
+    assert not accept_confirming_code(method, code, settings=settings)  # a second time
 
 
 def test_recovery_codes_form() -> None:

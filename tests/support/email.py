@@ -73,3 +73,10 @@ async def make_due(rt: Runtime, message_id: str) -> None:
             .where(OutboxMessage.message_id == message_id)
             .values(next_attempt_at=utcnow() - timedelta(seconds=1))
         )
+
+
+async def queued_email_events(rt: Runtime) -> list[str | None]:
+    """The events of the emails in the outbox, oldest first."""
+    async with rt.db() as db:
+        query = select(OutboxMessage.action).where(OutboxMessage.kind == "email")
+        return list((await db.execute(query.order_by(OutboxMessage.id))).scalars())

@@ -13,13 +13,15 @@ from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 
 
 class ErrorBody(BaseModel):
-    """`{"success": false, "message": ..., "errors"?: [...]}`."""
+    """`{"success": false, "message": ..., "errors"?: [...], "reauth_required"?: true}`."""
 
     model_config = ConfigDict(extra="forbid")
 
     success: bool
     message: str
     errors: list[dict[str, Any]] | None = None
+    # A factor change refused because the session's proof is too old (step-up).
+    reauth_required: bool | None = None
 
 
 def documented_models(view: Any) -> dict[int, type[BaseModel]]:

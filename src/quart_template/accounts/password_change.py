@@ -18,6 +18,7 @@ from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.sessions.proof import record_proof
 from quart_template.sessions.service import revoke_all_sessions
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ async def _person_for_reset(
 async def update_password(
     rt: Runtime, *, person_id: str, session_id: str, existing: str, new: str, client: ClientInfo
 ) -> None:
-    """Change a signed-in person's password after re-checking the old one; other sessions end."""
+    """Change a signed-in person's password after re-checking the old one (a proof for the
+    session's step-up); other sessions end."""
     async with rt.db() as db, db.begin():
         person = await get_person(db, entity_id=person_id, with_password=True)
     if person is None:
@@ -111,6 +113,7 @@ async def update_password(
                 raise Forbidden(WRONG_EXISTING_PASSWORD)
             _set_password(db, current, new_hash, key=rt.settings.encryption_key)
             await revoke_all_sessions(db, person_id=person_id, by=person_id, keep=session_id)
+            await record_proof(db, session_id=session_id)  # the old password was proved
     except StaleDataError:
         raise Forbidden(WRONG_EXISTING_PASSWORD) from None
     log.info("password updated", extra={"event": "password_updated", "person_id": person_id})

@@ -23,6 +23,8 @@ MFA_ENABLED = "MFA_ENABLED"  # data: {"first_name"}
 MFA_DISABLED = "MFA_DISABLED"  # data: {"first_name"}
 RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"  # data: {"first_name"}
 SOCIAL_LINKED = "SOCIAL_LINKED"  # data: {"provider", "first_name"}
+SOCIAL_UNLINKED = "SOCIAL_UNLINKED"  # data: {"provider", "first_name"}
+PASSWORD_REMOVED = "PASSWORD_REMOVED"  # password sign-in unlinked; data: {"first_name"}
 
 ALL_EVENTS = (
     USER_CREATED,
@@ -34,6 +36,8 @@ ALL_EVENTS = (
     MFA_DISABLED,
     RECOVERY_CODES_REGENERATED,
     SOCIAL_LINKED,
+    SOCIAL_UNLINKED,
+    PASSWORD_REMOVED,
 )
 
 
@@ -59,6 +63,10 @@ MESSAGES: dict[str, EmailTemplate] = {
     SOCIAL_LINKED: EmailTemplate(
         "A {{ provider|provider_name }} account was linked", "social_linked"
     ),
+    SOCIAL_UNLINKED: EmailTemplate(
+        "A {{ provider|provider_name }} account was unlinked", "social_unlinked"
+    ),
+    PASSWORD_REMOVED: EmailTemplate("Password sign-in was removed", "password_removed"),
 }
 
 

@@ -1,9 +1,10 @@
-"""The credential checks of MFA: a TOTP code against the stored secret (each time step once),
-and the password of a signed-in person re-authenticating."""
+"""The credential checks of MFA: a TOTP code against the stored secret (each time step once,
+for every purpose), and the password of a signed-in person re-authenticating."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from quart_template.accounts.models import Person
 from quart_template.accounts.passwords import verify_password
@@ -22,6 +23,9 @@ PASSWORD_SCOPE = "reauth"
 
 WRONG_PASSWORD = "Incorrect password."
 
+# How long the code that confirmed set-up may still turn MFA on (the one reuse allowed).
+CONFIRM_GRACE = timedelta(minutes=2)
+
 
 def secret_context(entity_id: str) -> str:
     """Bound into the ciphertext: a secret copied to another row does not decrypt."""
@@ -37,16 +41,10 @@ def otp_secret(method: OtpMethod, *, settings: Settings) -> str:
     )
 
 
-def accept_code(
-    method: OtpMethod, otp: str, *, settings: Settings, by: str, consume: bool = True
-) -> int | None:
-    """The accepted time step of `otp`. A second factor at sign-in (`consume=True`) must be newer
-    than the last one accepted and is stored so it never signs anyone in again. A signed-in
-    person confirming a setting (enrolment, turning MFA on or off) only proves they hold the
-    secret: their code is checked but not spent, so the same 30-second code that confirmed
-    enrolment may still finish the next login (the session already proves the first factor)."""
+def _readable_secret(method: OtpMethod, settings: Settings) -> str | None:
+    """The secret, or None when it cannot be decrypted (then no code can match)."""
     try:
-        secret = otp_secret(method, settings=settings)
+        return otp_secret(method, settings=settings)
     except DecryptionError:
         # A changed DATA_ENCRYPTION_KEY (or SECRET_KEY it derives from): no code can match;
         # recovery codes (matched by hash) still let the person in.
@@ -55,11 +53,47 @@ def accept_code(
             extra={"event": "otp_secret_unreadable", "person_id": method.person_id},
         )
         return None
-    step = totp.matched_step(secret, otp, last_step=method.last_step if consume else None)
-    if step is not None and consume:
+
+
+def accept_code(method: OtpMethod, otp: str, *, settings: Settings, by: str) -> int | None:
+    """The accepted time step of `otp`, spent for every purpose: it must be newer than the last
+    one accepted (at sign-in, set-up, turning MFA off, re-authenticating) and is stored, so a
+    code seen once (a shoulder, a phishing page, a log) never works again anywhere."""
+    secret = _readable_secret(method, settings)
+    if secret is None:
+        return None
+    step = totp.matched_step(secret, otp, last_step=method.last_step)
+    if step is not None:
         method.last_step = step
         method.changed_by_id = by
     return step
+
+
+def remember_confirmation(method: OtpMethod, step: int) -> None:
+    """Set-up was confirmed with `step`: that code may turn MFA on once, shortly after."""
+    method.confirm_step = step
+    method.confirmed_at = totp.now()
+
+
+def forget_confirmation(method: OtpMethod) -> None:
+    """The allowance is over (used, or MFA is on)."""
+    method.confirm_step = None
+    method.confirmed_at = None
+
+
+def accept_confirming_code(method: OtpMethod, otp: str, *, settings: Settings) -> bool:
+    """The one exception to single use, for Flask Template's front end, which sends the code
+    that confirmed set-up at /verify_otp again to turn MFA on: it works for that only, once,
+    within CONFIRM_GRACE of the confirmation."""
+    if method.confirm_step is None or method.confirmed_at is None:
+        return False
+    if totp.now() - method.confirmed_at > CONFIRM_GRACE:
+        return False
+    secret = _readable_secret(method, settings)
+    if secret is None or not totp.is_code_of_step(secret, otp, method.confirm_step):
+        return False
+    forget_confirmation(method)
+    return True
 
 
 async def check_password(rt: Runtime, *, person: Person, password: str, client: ClientInfo) -> None:

@@ -14,7 +14,9 @@ from quart_template.entities import Versioned, audit_table_for
 
 class OtpMethod(Versioned, Base):
     """A person's TOTP secret, encrypted at rest. `last_step` is the last accepted time step:
-    storing it is what makes a code single use (pyotp's verify() alone would accept a replay)."""
+    storing it is what makes a code single use (pyotp's verify() alone would accept a replay).
+    `confirm_step`/`confirmed_at`: the step that confirmed set-up and when, so that one code may
+    also turn MFA on shortly after (cleared once used)."""
 
     __tablename__ = "otp_method"
     __entity__ = "otp_method"
@@ -26,6 +28,8 @@ class OtpMethod(Versioned, Base):
     secret_encrypted: Mapped[str] = deferred(mapped_column(Text, nullable=False))
     confirmed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     last_step: Mapped[int | None] = mapped_column(BigInteger)
+    confirm_step: Mapped[int | None] = mapped_column(BigInteger)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def owner_id(self) -> str:

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
-from quart_template.db import new_entity_id
+from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import repository
 from quart_template.mfa.crypto import DecryptionError, decrypt_text, encrypt_text
 from quart_template.mfa.models import RecoveryCode
-from quart_template.mfa.recovery_codes import hash_code, new_code
+from quart_template.mfa.recovery_codes import hash_code, new_code, normalise_code
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
@@ -67,6 +67,22 @@ async def issue_codes(db: AsyncSession, *, settings: Settings, person_id: str) -
         )
     await db.flush()
     return codes
+
+
+async def spend_code(db: AsyncSession, *, person_id: str, code: str) -> bool:
+    """Mark the person's matching unused code used; False when there is none. The row is
+    locked, and a concurrent spend of the same code loses on its version (StaleDataError)."""
+    normalised = normalise_code(code)
+    if normalised is None:
+        return False
+    row = await repository.find_recovery_code(
+        db, person_id=person_id, code_hash=hash_code(normalised)
+    )
+    if row is None or row.used_at is not None:
+        return False
+    row.used_at = utcnow()
+    row.changed_by_id = person_id
+    return True
 
 
 def _reveal(row: RecoveryCode, settings: Settings) -> str | None:

@@ -1,5 +1,6 @@
-"""Enrolment rules: MFA is on only after a confirmed code, a secret is shown only before that,
-and turning MFA off needs a current code or the password."""
+"""Enrolment rules: MFA is on only after a confirmed code (turning it on and off: `switch`), a
+secret is shown only before that. Changing the factors needs a recent proof in the session
+(step-up); the password given here is such a proof."""
 
 from __future__ import annotations
 
@@ -12,21 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
 from quart_template.db import new_entity_id
-from quart_template.email import messages
 from quart_template.errors import BadRequest, Conflict, Forbidden, NotFound
-from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import recovery, repository, totp
 from quart_template.mfa.checks import (
     OTP_SCOPE,
     accept_code,
     check_password,
     otp_secret,
+    remember_confirmation,
     secret_context,
 )
 from quart_template.mfa.crypto import DecryptionError, encrypt_text
-from quart_template.mfa.models import OtpMethod
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.sessions.models import AuthSession
+from quart_template.sessions.proof import record_proof, require_recent_proof
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,28 @@ async def lock_person(db: AsyncSession, *, person_id: str, with_password: bool =
 
 
 async def start_enrolment(
-    rt: Runtime, *, person: Person, login_type: str, password: str | None, client: ClientInfo
+    rt: Runtime,
+    *,
+    person: Person,
+    session: AuthSession,
+    login_type: str,
+    password: str | None,
+    client: ClientInfo,
 ) -> Enrolment:
-    """Check who asks (password, or "social" for people without one), then create the OTP
-    method or reuse the one waiting for its first code."""
+    """Check who asks (the password, a proof of it; or "social" for people without one, who
+    need a recent proof in the session), then create the OTP method or reuse the one waiting
+    for its first code."""
     if person.mfa_enabled:
         raise Conflict(ALREADY_ENABLED)
     if login_type == "signup":
         if not password:
             raise BadRequest("Password is required.")
         await check_password(rt, person=person, password=password, client=client)
+    else:
+        require_recent_proof(session, rt.settings)
     async with rt.db() as db, db.begin():
+        if login_type == "signup":
+            await record_proof(db, session_id=session.entity_id)
         current = await lock_person(db, person_id=person.entity_id, with_password=True)
         if login_type == "social" and current.password_hash:
             raise Forbidden(HAS_PASSWORD)
@@ -106,7 +118,8 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
 
 
 async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> list[str]:
-    """The first correct code confirms the method and brings the recovery codes."""
+    """The first correct code confirms the method and brings the recovery codes (its step is
+    spent, and remembered for `enable_mfa`)."""
     await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
@@ -117,9 +130,10 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientIn
             raise BadRequest(NO_METHOD)
         if method.confirmed:
             raise Conflict(ALREADY_VERIFIED)
-        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
+        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id)
         if step is not None:
             method.confirmed = True
+            remember_confirmation(method, step)
             codes = await recovery.issue_codes(
                 db, settings=rt.settings, person_id=current.entity_id
             )
@@ -128,85 +142,3 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientIn
         raise Forbidden(INVALID_OTP)
     log.info("otp confirmed", extra={"event": "mfa_otp_confirmed", "person_id": person.entity_id})
     return codes
-
-
-async def enable_mfa(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> None:
-    """Turn MFA on with a fresh code from the confirmed method."""
-    await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
-    async with rt.db() as db, db.begin():
-        current = await lock_person(db, person_id=person.entity_id)
-        if current.mfa_enabled:
-            raise Conflict(ALREADY_ENABLED)
-        method = await repository.get_otp_method(
-            db, person_id=current.entity_id, lock=True, with_secret=True
-        )
-        if method is None or not method.confirmed:
-            raise BadRequest(NOT_VERIFIED)
-        step = accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
-        if step is not None:
-            current.mfa_enabled = True
-            current.changed_by_id = current.entity_id
-            enqueue_email(
-                db,
-                key=rt.settings.encryption_key,
-                event=messages.MFA_ENABLED,
-                to=current.email,
-                data=_mail_data(current),
-            )
-    if step is None:
-        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
-        raise Forbidden(INVALID_OTP)
-    log.info("mfa enabled", extra={"event": "mfa_enabled", "person_id": person.entity_id})
-
-
-async def disable_mfa(
-    rt: Runtime, *, person: Person, otp: str | None, password: str | None, client: ClientInfo
-) -> None:
-    """Turn MFA off with a current code (preferred when both are given) or the password; the
-    OTP method and recovery codes are retired with it."""
-    if not person.mfa_enabled:
-        raise Conflict(NOT_ENABLED)
-    if otp is None:
-        await check_password(rt, person=person, password=password or "", client=client)
-    else:
-        await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
-    async with rt.db() as db, db.begin():
-        current = await lock_person(db, person_id=person.entity_id)
-        if not current.mfa_enabled:
-            raise Conflict(NOT_ENABLED)
-        method = await repository.get_otp_method(
-            db, person_id=current.entity_id, lock=True, with_secret=True
-        )
-        accepted = otp is None or (
-            method is not None
-            and accept_code(method, otp, settings=rt.settings, by=current.entity_id, consume=False)
-            is not None
-        )
-        if accepted:
-            await _turn_off(db, current, method, key=rt.settings.encryption_key)
-    if not accepted:
-        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
-        raise Forbidden(INVALID_OTP)
-    log.info("mfa disabled", extra={"event": "mfa_disabled", "person_id": person.entity_id})
-
-
-async def _turn_off(
-    db: AsyncSession, person: Person, method: OtpMethod | None, *, key: bytes
-) -> None:
-    person.mfa_enabled = False
-    person.changed_by_id = person.entity_id
-    if method is not None:
-        method.active = False
-        method.changed_by_id = person.entity_id
-    await recovery.retire_codes(db, person_id=person.entity_id)
-    enqueue_email(
-        db,
-        key=key,
-        event=messages.MFA_DISABLED,
-        to=person.email,
-        data=_mail_data(person),
-    )
-
-
-def _mail_data(person: Person) -> dict[str, str | None]:
-    return {"first_name": person.first_name}

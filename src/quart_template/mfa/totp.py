@@ -12,6 +12,7 @@ import hmac
 import io
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pyotp
 import segno
@@ -22,6 +23,11 @@ DRIFT_STEPS = 1
 
 # The time source; tests replace it to move between time steps without sleeping.
 clock: Callable[[], float] = time.time
+
+
+def now() -> datetime:
+    """The time on the TOTP clock, as an aware UTC datetime."""
+    return datetime.fromtimestamp(clock(), UTC)
 
 
 def new_secret() -> str:
@@ -50,6 +56,12 @@ def matched_step(
     if found is None or (last_step is not None and found <= last_step):
         return None
     return found
+
+
+def is_code_of_step(secret: str, code: str, step: int) -> bool:
+    """Whether `code` is the code of that one time step (constant-time comparison)."""
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
+    return hmac.compare_digest(totp.generate_otp(step), code)
 
 
 def qr_png_base64(uri: str) -> str:

@@ -15,6 +15,7 @@ from quart_template.db import reader, utcnow
 from quart_template.errors import Unauthorized
 from quart_template.runtime import runtime
 from quart_template.sessions.models import AuthSession
+from quart_template.sessions.proof import require_recent_proof
 from quart_template.sessions.service import authenticate_token, needs_touch, touch_only
 
 P = ParamSpec("P")
@@ -80,6 +81,22 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if await resolve_caller() is None:
             raise Unauthorized(MISSING_TOKEN)
+        return await view(*args, **kwargs)
+
+    _mark(wrapper, "required")
+    return wrapper
+
+
+def recent_auth_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """`login_required`, and the session's holder proved a credential within REAUTH_MAX_AGE
+    (403 with `reauth_required` otherwise): for factor changes that carry no credential."""
+
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        caller = await resolve_caller()
+        if caller is None:
+            raise Unauthorized(MISSING_TOKEN)
+        require_recent_proof(caller.session, runtime().settings)
         return await view(*args, **kwargs)
 
     _mark(wrapper, "required")

@@ -18,8 +18,8 @@ class AuthSession(Versioned, Base):
 
     __tablename__ = "session"
     __entity__ = "session"
-    # Touching last use on a request is bookkeeping, not a new version or an event.
-    __unversioned__ = frozenset({"last_used_at"})
+    # Touching last use, or refreshing the proof, is bookkeeping, not a new version or an event.
+    __unversioned__ = frozenset({"last_used_at", "proved_at"})
 
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     person_id: Mapped[str] = mapped_column(
@@ -28,6 +28,9 @@ class AuthSession(Versioned, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # When the holder last proved a credential in this session (at sign-in, then by
+    # re-authenticating): factor changes need a recent one.
+    proved_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -59,6 +59,7 @@ async def issue_session(
         created_at=now,
         expires_at=now + timedelta(seconds=settings.access_token_expire),
         last_used_at=now,
+        proved_at=now,  # a sign-in is a proof
         ip=client.ip,
         user_agent=(client.user_agent or "")[:255] or None,
         changed_by_id=person.entity_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from quart_template.accounts.schemas import Password
 from quart_template.mfa.schemas import OtpCode
@@ -32,5 +32,23 @@ class LoginMfaRequest(SecondFactorRequest):
     otp: OtpCode
 
 
+RecoveryCode = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class RecoveryLoginRequest(SecondFactorRequest):
-    recovery_code: Annotated[str, Field(min_length=1, max_length=64)]
+    recovery_code: RecoveryCode
+
+
+class ReauthenticateRequest(RequestModel):
+    """Exactly one credential: the password, a TOTP code or a recovery code (MFA people)."""
+
+    password: Password | None = None
+    otp: OtpCode | None = None
+    recovery_code: RecoveryCode | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReauthenticateRequest:
+        given = [v for v in (self.password, self.otp, self.recovery_code) if v is not None]
+        if len(given) != 1:
+            raise ValueError("send exactly one of password, otp or recovery_code")
+        return self

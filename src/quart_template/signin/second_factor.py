@@ -16,10 +16,9 @@ from quart_template.accounts.models import Person, normalise_email
 from quart_template.accounts.repository import get_person, get_person_by_email
 from quart_template.db import utcnow
 from quart_template.errors import Unauthorized
-from quart_template.mfa import repository
+from quart_template.mfa import recovery, repository
 from quart_template.mfa.checks import OTP_SCOPE, accept_code
 from quart_template.mfa.models import MfaChallenge
-from quart_template.mfa.recovery_codes import hash_code, normalise_code
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import issue_session
@@ -119,19 +118,11 @@ async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> Signed
 async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str) -> SignedIn:
     """A fresh session for an unused recovery code, which is spent by this (once only)."""
     challenge_key, person = await _pending_login(rt, attempt, RECOVERY_SCOPE)
-    normalised = normalise_code(code)
     try:
         async with rt.db() as db, db.begin():
             current = await _lock_mfa_person(db, person)
-            row = None
-            if normalised is not None:
-                row = await repository.find_recovery_code(
-                    db, person_id=person.entity_id, code_hash=hash_code(normalised)
-                )
-            if row is None or row.used_at is not None:
+            if not await recovery.spend_code(db, person_id=person.entity_id, code=code):
                 raise _Wrong
-            row.used_at = utcnow()
-            row.changed_by_id = person.entity_id
             signed_in = await _finish(rt, db, challenge_key, current, attempt)
     except (_Wrong, StaleDataError):
         await _refuse(

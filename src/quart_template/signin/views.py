@@ -6,12 +6,16 @@ from quart import Blueprint, Response
 from quart_schema import document_response, validate_request
 
 from quart_template.runtime import runtime
+from quart_template.schema import Message
+from quart_template.sessions.auth import current_caller, login_required
 from quart_template.signin import second_factor
 from quart_template.signin.password import log_in
+from quart_template.signin.reauthenticate import reauthenticate
 from quart_template.signin.responses import SignInResponse, sign_in_response
 from quart_template.signin.schemas import (
     LoginMfaRequest,
     LoginRequest,
+    ReauthenticateRequest,
     RecoveryLoginRequest,
     SecondFactorRequest,
 )
@@ -21,6 +25,7 @@ blueprint = Blueprint("signin", __name__)
 
 OTP_LOGIN = "The TOTP MFA token is valid"
 RECOVERY_LOGIN = "The MFA recovery code is valid"
+REAUTHENTICATED = "Re-authenticated: you may change your sign-in settings now."
 
 
 @blueprint.post("/login")
@@ -59,3 +64,24 @@ async def verify_recovery_code(data: RecoveryLoginRequest) -> Response:
         runtime(), _attempt(data), code=data.recovery_code
     )
     return reply(sign_in_response(signed_in, message=RECOVERY_LOGIN), no_store=True)
+
+
+@blueprint.post("/reauthenticate")
+@rate_limited("reauth")
+@login_required
+@validate_request(ReauthenticateRequest)
+@document_response(Message)
+async def reauthenticate_caller(data: ReauthenticateRequest) -> Response:
+    """Prove it is you again (exactly one of `password`, `otp`, `recovery_code`; a code is
+    spent): the session may change factors for REAUTH_MAX_AGE seconds."""
+    caller = current_caller()
+    await reauthenticate(
+        runtime(),
+        person=caller.person,
+        session=caller.session,
+        password=data.password,
+        otp=data.otp,
+        recovery_code=data.recovery_code,
+        client=client_info(),
+    )
+    return reply({"success": True, "message": REAUTHENTICATED})

@@ -1,14 +1,22 @@
-"""The caller's login methods: list them in Flask Template's shape, unlink one (never the last)."""
+"""The caller's login methods: list them in Flask Template's shape, unlink one (never the last,
+and the owner is told)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_template.accounts.models import Person
+from quart_template.email import messages
 from quart_template.errors import BadRequest, Conflict, Unauthorized
+from quart_template.events.outbox import enqueue_email
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.social import repository as repo
 from quart_template.social.transactions import write_gate
 
+UNLINK_SCOPE = "social_unlink"
 LAST_METHOD = (
     "This is your last way to sign in: add a password or link another account before removing it."
 )
@@ -39,8 +47,9 @@ async def list_methods(rt: Runtime, *, person_id: str) -> list[dict[str, Any]]:
     ]
 
 
-async def unlink(rt: Runtime, *, person_id: str, entity_id: str) -> None:
-    """Soft-delete one of the caller's methods; 409 when nothing would be left to sign in with."""
+async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientInfo) -> None:
+    """Soft-delete one of the caller's methods; 409 when nothing would be left to sign in with.
+    The owner gets a notice, so unlinks count against the email limits."""
     async with write_gate(rt), rt.db() as db, db.begin():
         # Locked first, so two concurrent unlinks cannot each count the other as a way left.
         person = await repo.lock_person(db, entity_id=person_id)
@@ -58,8 +67,21 @@ async def unlink(rt: Runtime, *, person_id: str, entity_id: str) -> None:
             still_works = True
         if not still_works:
             raise Conflict(LAST_METHOD)
+        # Counted once the unlink will happen: a refused one sends nothing.
+        await rt.limiter.guard_email_sending(client.ip, person.email, scope=UNLINK_SCOPE)
         repo.soft_delete(method, by=person_id)
         if method.provider == "signup" and not any(m.provider == "signup" for m in others):
             # Removing "signup" removes password sign-in for real, not just the row.
             person.password_hash = None
             person.changed_by_id = person_id
+        _notify(db, person, provider=method.provider, key=rt.settings.encryption_key)
+
+
+def _notify(db: AsyncSession, person: Person, *, provider: str, key: bytes) -> None:
+    """Tell the owner a way to sign in is gone (a thief removing the owner's is seen)."""
+    data = {"first_name": person.first_name}
+    if provider == "signup":
+        enqueue_email(db, key=key, event=messages.PASSWORD_REMOVED, to=person.email, data=data)
+    else:
+        data["provider"] = provider
+        enqueue_email(db, key=key, event=messages.SOCIAL_UNLINKED, to=person.email, data=data)

@@ -19,6 +19,7 @@ from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.auth import Caller
+from quart_template.sessions.proof import record_proof, require_recent_proof
 from quart_template.sessions.service import IssuedToken
 from quart_template.signin.challenge import first_factor_passed
 from quart_template.signin.outcomes import SignedIn, SignInOutcome
@@ -71,17 +72,21 @@ async def sign_in_with(
 async def _link_to_caller(
     db: AsyncSession, rt: Runtime, identity: Identity, caller: Caller, token: str
 ) -> SignedIn:
-    """Signed in: the provider account joins the caller's login methods (409 if taken)."""
+    """Signed in: an account already linked to the caller proves them again (how people without
+    a password re-authenticate); a new one joins their login methods, with a recent proof in
+    the session (409 if it is somebody else's)."""
     existing = await repo.get_by_identity(db, identity_key=identity.identity_key)
     person = await get_person(db, entity_id=caller.person.entity_id)
     if person is None:
         raise Unauthorized("Invalid or expired access token.")
-    if existing is not None and existing.person_id != person.entity_id:
-        raise Conflict(f"This {title(identity.provider)} account is linked to another user.")
-    if existing is not None:
+    if existing is not None and existing.person_id == person.entity_id:
         repo.refresh_from(existing, identity, key=rt.settings.encryption_key)
         existing.changed_by_id = person.entity_id
+        await record_proof(db, session_id=caller.session.entity_id)
     else:
+        require_recent_proof(caller.session, rt.settings)
+        if existing is not None:
+            raise Conflict(f"This {title(identity.provider)} account is linked to another user.")
         _link(db, rt, person, identity)
     await db.flush()
     # Linking is not a new login: the caller keeps the token they came with.

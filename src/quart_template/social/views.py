@@ -16,6 +16,7 @@ from quart_template.sessions.auth import (
     login_optional,
     login_required,
     optional_caller,
+    recent_auth_required,
     token_from_header,
 )
 from quart_template.signin.outcomes import SignedIn
@@ -103,9 +104,16 @@ async def list_login_methods() -> Response:
 
 
 @blueprint.delete("/social/<uuid>")
-@login_required
+@rate_limited(methods.UNLINK_SCOPE)
+@recent_auth_required
 @document_response(Message)
 async def delete_login_method(uuid: str) -> Response:
-    """Unlink one of the caller's login methods (never the last way to sign in)."""
-    await methods.unlink(runtime(), person_id=current_caller().person.entity_id, entity_id=uuid)
+    """Unlink one of the caller's login methods (never the last way to sign in); needs a
+    recent proof in the session, and emails the owner."""
+    await methods.unlink(
+        runtime(),
+        person_id=current_caller().person.entity_id,
+        entity_id=uuid,
+        client=client_info(),
+    )
     return reply({"message": DELETED, "success": True})
