@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     argon2_memory_cost: int = Field(19456, ge=19456)
     argon2_parallelism: int = Field(1, ge=1)
     login_limit_per_account: str = "5/15minutes"
+    login_limit_per_account_all_ips: str = "100/hour"
     login_limit_per_ip: str = "50/15minutes"
     email_limit_per_address: str = "5/hour"
     email_limit_per_ip: str = "200/hour"
@@ -218,6 +219,7 @@ class Settings(BaseSettings):
 
         limits = (
             "login_limit_per_account",
+            "login_limit_per_account_all_ips",
             "login_limit_per_ip",
             "email_limit_per_address",
             "email_limit_per_ip",
