@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cached_property
 from typing import Literal
@@ -10,6 +9,8 @@ from urllib.parse import quote
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from quart_template.mfa.crypto import data_key, legacy_key
 
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
 DEFAULT_PASSWORD_SALT = "dev-password-salt-change-me"
@@ -193,9 +194,10 @@ class Settings(BaseSettings):
 
     @cached_property
     def encryption_key(self) -> bytes:
-        """32-byte AES key: DATA_ENCRYPTION_KEY when set, else derived from SECRET_KEY."""
-        source = self.data_encryption_key or f"data-encryption:{self.secret_key}"
-        return hashlib.sha256(source.encode()).digest()
+        """The 32-byte data key: HKDF-SHA256 of DATA_ENCRYPTION_KEY, or of SECRET_KEY when that
+        is unset; values sealed with the earlier SHA-256 derivation still open with it."""
+        earlier = legacy_key(self.data_encryption_key or f"data-encryption:{self.secret_key}")
+        return data_key(self.data_encryption_key or self.secret_key, retired=[earlier])
 
     def check(self) -> None:
         """Refuse configurations that must never run; raises ConfigError naming the variable."""
