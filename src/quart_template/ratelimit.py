@@ -11,14 +11,14 @@ address they were given (scope separates the counters: "login", "mfa", "recovery
     # a completed sign-in (every factor) or a password reset:
     await limiter.clear(email)
 
+    # every call counts:
+    await limiter.guard_email_sending(client.ip, email, scope="forgot_password")
+
 Counting per account *and* client IP means a stranger's guesses lock the stranger out, not
 the owner at their own address; the per-account count from all addresses is the ceiling a
 distributed guesser meets. A clear starts the account's counters of every scope and every
 address again (a new generation of keys: the old counters are simply never read again), so
 the owner's sign-in or reset lifts a lock wherever it was set; per-IP counters stay.
-
-    # every call counts:
-    await limiter.guard_email_sending(client.ip, email, scope="forgot_password")
 
 Nothing here reads a request: the HTTP mark `web.rate_limited` refuses an over-limit client IP
 before a view runs and counts a refusal the view did not record itself (see `FAILURE_RECORDED`).
@@ -52,8 +52,9 @@ SIGNUP_SCOPE = "signup"
 DEFAULT_KEY_PREFIX = "quart_template"
 REDIS_RETRY_SECONDS = 30.0
 REDIS_TIMEOUT_SECONDS = 1.0
-# A generation outlives every counter made under the one before it, so when it expires (and
-# the count starts from zero again) no old counter is still alive to be read.
+# An account's generation lives this long after its first clear: longer than any account
+# window, so when it expires (and reads zero again) the counters from before that clear are
+# dead. The counters of the last generation go with it, at most once a day per account.
 GENERATION_MIN_SECONDS = 24 * 3600
 GENERATION_BUMP_BITS = 48
 
