@@ -8,6 +8,7 @@ fails when the table no longer matches the app.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,8 @@ async def fetch_spec() -> dict[str, Any]:
         settings = Settings(
             _env_file=None,
             app_env="test",
+            secret_key=secrets.token_urlsafe(32),
+            security_password_salt=secrets.token_urlsafe(32),
             log_level="WARNING",
             database_url_=f"sqlite+aiosqlite:///{tmp}/docs.db",
             amqp_url_=None,

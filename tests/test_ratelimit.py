@@ -1,5 +1,6 @@
-"""Brute-force limits through real HTTP requests: per account, per client IP, per scope,
-email-sending limits, 429 with a Retry-After that says when a slot frees."""
+"""Brute-force limits through real HTTP requests: per account and client IP, per account from
+all addresses, per client IP, per scope; a completed sign-in clears the account's counters;
+email-sending limits; 429 with a Retry-After that says when a slot frees."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ FIFTEEN_MINUTES = 15 * 60
 
 
 def limited_app(settings: Settings, calls: list[str] | None = None) -> Quart:
-    """The app plus two small credential routes that use the limiter as the real ones do."""
+    """The app plus small credential routes that use the limiter as the real ones do (a right
+    password is a completed sign-in: it clears the account's counters)."""
     app = create_app(settings)
 
     @app.post("/_test/check/<scope>")
@@ -37,6 +39,7 @@ def limited_app(settings: Settings, calls: list[str] | None = None) -> Quart:
         if body["password"] != RIGHT:
             await limiter.record_failure(ip, account=body["email"], scope=scope)
             raise Unauthorized("Invalid email or password.")
+        await limiter.clear(body["email"])
         return {"success": True}
 
     @app.post("/_test/token/<token>")
@@ -102,16 +105,68 @@ async def test_successes_do_not_count(settings: Settings) -> None:
         assert (await attempt(client, "ada@example.com", RIGHT)).status_code == 200
 
 
-async def test_account_limit_holds_across_ips_and_spares_other_accounts(
+async def test_a_stranger_failing_at_one_address_does_not_lock_the_owner_out_at_another(
     settings: Settings,
 ) -> None:
     async with serving(settings) as client:
-        for n in range(5):
-            await attempt(client, "ada@example.com", ip=f"198.51.100.{n}")
-        assert (await attempt(client, "ada@example.com", RIGHT, ip="9.9.9.9")).status_code == 429
+        for _ in range(5):
+            assert (await attempt(client, "ada@example.com", ip="203.0.113.9")).status_code == 401
+        stranger = await attempt(client, "ada@example.com", RIGHT, ip="203.0.113.9")
+        assert stranger.status_code == 429
+        assert FIFTEEN_MINUTES - 5 <= int(stranger.headers["Retry-After"]) <= FIFTEEN_MINUTES
         # the account key is the normalised email
-        assert (await attempt(client, " ADA@example.com ", RIGHT)).status_code == 429
-        assert (await attempt(client, "bob@example.com", RIGHT)).status_code == 200
+        assert (await attempt(client, " ADA@example.com ", ip="203.0.113.9")).status_code == 429
+        assert (await attempt(client, "ada@example.com", RIGHT, ip="9.9.9.9")).status_code == 200
+
+
+async def test_failures_from_many_addresses_lock_the_account_everywhere(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with serving(make_settings(login_limit_per_account_all_ips="8/hour")) as client:
+        for n in range(8):  # two failures per address: no address reaches its own limit
+            ip = f"198.51.100.{n // 2}"
+            assert (await attempt(client, "ada@example.com", ip=ip)).status_code == 401
+        owner = await attempt(client, "ada@example.com", RIGHT, ip="9.9.9.9")
+        assert owner.status_code == 429
+        assert 3600 - 5 <= int(owner.headers["Retry-After"]) <= 3600
+        assert (await attempt(client, "bob@example.com", RIGHT, ip="9.9.9.9")).status_code == 200
+
+
+async def test_the_all_addresses_limit_defaults_to_a_hundred_an_hour(settings: Settings) -> None:
+    async with serving(settings) as client:
+        for n in range(100):
+            ip = f"198.51.{n // 4}.{n % 4}"  # four failures per address, under its own five
+            assert (await attempt(client, "ada@example.com", ip=ip)).status_code == 401
+        assert (await attempt(client, "ada@example.com", RIGHT, ip="9.9.9.9")).status_code == 429
+
+
+async def test_a_completed_sign_in_clears_the_account_counters_of_every_address_and_scope(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(login_limit_per_account_all_ips="8/hour")
+    async with serving(settings) as client:
+        for n in range(7):
+            await attempt(client, "ada@example.com", ip=f"198.51.100.{n}")
+        for _ in range(5):
+            await attempt(client, "ada@example.com", scope="mfa", ip="203.0.113.9")
+        assert (await attempt(client, "ada@example.com", RIGHT, ip="9.9.9.9")).status_code == 200
+        # the lock on 203.0.113.9 (another scope) lifted, and the account budget is whole again
+        assert (
+            await attempt(client, "ada@example.com", RIGHT, scope="mfa", ip="203.0.113.9")
+        ).status_code == 200
+        for n in range(7):
+            ip = f"192.0.2.{n}"
+            assert (await attempt(client, "ada@example.com", ip=ip)).status_code == 401
+        assert (await attempt(client, "ada@example.com", RIGHT, ip="9.9.9.9")).status_code == 200
+
+
+async def test_a_clear_leaves_the_per_ip_counters(make_settings: Callable[..., Settings]) -> None:
+    async with serving(make_settings(login_limit_per_ip="3/15minutes")) as client:
+        for n in range(2):
+            await attempt(client, f"u{n}@example.com", ip="7.7.7.7")
+        assert (await attempt(client, "ada@example.com", RIGHT, ip="7.7.7.7")).status_code == 200
+        await attempt(client, "u9@example.com", ip="7.7.7.7")
+        assert (await attempt(client, "ada@example.com", RIGHT, ip="7.7.7.7")).status_code == 429
 
 
 async def test_per_ip_limit_across_accounts(make_settings: Callable[..., Settings]) -> None:
@@ -252,6 +307,7 @@ async def test_email_sending_per_client_ip_whatever_the_address(
     "variable",
     [
         "login_limit_per_account",
+        "login_limit_per_account_all_ips",
         "email_limit_per_address",
         "email_limit_per_ip",
         "signup_limit_per_ip",

@@ -65,12 +65,45 @@ async def test_two_instances_share_the_counters(
         second = await stack.enter_async_context(instance(settings, key_prefix))
         for n in range(5):
             client = first if n % 2 else second
+            assert (await attempt(client, "ada@example.com", ip="1.1.1.1")).status_code == 401
+        for client in (first, second):
+            refused = await attempt(client, "ada@example.com", RIGHT, ip="1.1.1.1")
+            assert refused.status_code == 429
+            assert 895 <= int(refused.headers["Retry-After"]) <= 900
+        assert (await attempt(first, "bob@example.com", RIGHT, ip="1.1.1.1")).status_code == 200
+
+
+async def test_the_account_limit_from_all_addresses_is_shared(
+    make_settings: Callable[..., Settings], key_prefix: str
+) -> None:
+    settings = make_settings(redis_url=TEST_REDIS_URL, login_limit_per_account_all_ips="6/hour")
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(instance(settings, key_prefix))
+        second = await stack.enter_async_context(instance(settings, key_prefix))
+        for n in range(6):
+            client = first if n % 2 else second
             assert (await attempt(client, "ada@example.com", ip=f"1.1.1.{n}")).status_code == 401
         for client in (first, second):
             refused = await attempt(client, "ada@example.com", RIGHT, ip="2.2.2.2")
             assert refused.status_code == 429
-            assert 895 <= int(refused.headers["Retry-After"]) <= 900
-        assert (await attempt(first, "bob@example.com", RIGHT)).status_code == 200
+
+
+async def test_a_sign_in_on_one_instance_clears_the_account_on_every_instance(
+    make_settings: Callable[..., Settings], key_prefix: str
+) -> None:
+    settings = make_settings(redis_url=TEST_REDIS_URL, login_limit_per_account_all_ips="6/hour")
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(instance(settings, key_prefix))
+        second = await stack.enter_async_context(instance(settings, key_prefix))
+        for _ in range(5):
+            await attempt(first, "ada@example.com", ip="1.1.1.1")
+        assert (await attempt(first, "ada@example.com", RIGHT, ip="1.1.1.1")).status_code == 429
+        assert (await attempt(second, "ada@example.com", RIGHT, ip="2.2.2.2")).status_code == 200
+        assert (await attempt(first, "ada@example.com", RIGHT, ip="1.1.1.1")).status_code == 200
+        # the account budget from all addresses is whole again too
+        for n in range(5):
+            assert (await attempt(first, "ada@example.com", ip=f"3.3.3.{n}")).status_code == 401
+        assert (await attempt(second, "ada@example.com", RIGHT, ip="2.2.2.2")).status_code == 200
 
 
 async def test_counters_outlive_an_instance(

@@ -48,6 +48,12 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
     The app checks the database first (one ConfigError line when it cannot be reached); the
     relay runs in-app unless RELAY_IN_APP=false, and always in a relay process."""
     engine = make_engine(settings.database_url) if relay_process else await open_database(settings)
+    if settings.generated_secrets:
+        log.warning(
+            "%s unset: using the random values kept in var/ (development only)",
+            " and ".join(settings.generated_secrets),
+            extra={"event": "generated_secrets"},
+        )
     commit_signal = CommitSignal()
     rt = Runtime(
         settings=settings,

@@ -1,4 +1,5 @@
-"""Brute-force limits on credential checks, per account and per client IP.
+"""Brute-force limits on credential checks: per account and client IP, per account from all
+addresses, and per client IP.
 
 The app's `CredentialLimiter` (`rt.limiter`) is called by the services with the client's
 address they were given (scope separates the counters: "login", "mfa", "recovery", ...):
@@ -7,9 +8,17 @@ address they were given (scope separates the counters: "login", "mfa", "recovery
     ok = ...check the password / OTP / recovery code...
     if not ok:
         await limiter.record_failure(client.ip, account=email, scope="login")
+    # a completed sign-in (every factor) or a password reset:
+    await limiter.clear(email)
 
     # every call counts:
     await limiter.guard_email_sending(client.ip, email, scope="forgot_password")
+
+Counting per account *and* client IP means a stranger's guesses lock the stranger out, not
+the owner at their own address; the per-account count from all addresses is the ceiling a
+distributed guesser meets. A clear starts the account's counters of every scope and every
+address again (a new generation of keys: the old counters are simply never read again), so
+the owner's sign-in or reset lifts a lock wherever it was set; per-IP counters stay.
 
 Nothing here reads a request: the HTTP mark `web.rate_limited` refuses an over-limit client IP
 before a view runs and counts a refusal the view did not record itself (see `FAILURE_RECORDED`).
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -42,6 +52,11 @@ SIGNUP_SCOPE = "signup"
 DEFAULT_KEY_PREFIX = "quart_template"
 REDIS_RETRY_SECONDS = 30.0
 REDIS_TIMEOUT_SECONDS = 1.0
+# An account's generation lives this long after its first clear: longer than any account
+# window, so when it expires (and reads zero again) the counters from before that clear are
+# dead. The counters of the last generation go with it, at most once a day per account.
+GENERATION_MIN_SECONDS = 24 * 3600
+GENERATION_BUMP_BITS = 48
 
 # Set when a failure was recorded in the current task (a request runs in one task), so the HTTP
 # mark does not count the same refusal against the client IP twice.
@@ -59,10 +74,16 @@ class CredentialLimiter:
 
     def __init__(self, settings: Settings, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
         self.per_account = parse(settings.login_limit_per_account)
+        self.per_account_all_ips = parse(settings.login_limit_per_account_all_ips)
         self.per_ip = parse(settings.login_limit_per_ip)
         self.per_address = parse(settings.email_limit_per_address)
         self.emails_per_ip = parse(settings.email_limit_per_ip)
         self.signups_per_ip = parse(settings.signup_limit_per_ip)
+        self._generation_seconds = max(
+            GENERATION_MIN_SECONDS,
+            2 * self.per_account.get_expiry(),
+            2 * self.per_account_all_ips.get_expiry(),
+        )
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._redis_storage: RedisStorage | None = None
         self._redis: MovingWindowRateLimiter | None = None
@@ -116,14 +137,26 @@ class CredentialLimiter:
         return await self._run(lambda limiter: limiter.hit(item, *key))
 
     async def guard_credentials(self, ip: str, *, account: str | None, scope: str) -> None:
-        """429 when the account or the client IP is over its failure limit."""
-        await self._refuse_if_over(self._failure_keys(ip, account, scope), scope)
+        """429 when the account at this address, the account from all addresses, or the
+        client IP is over its failure limit."""
+        await self._refuse_if_over(await self._failure_keys(ip, account, scope), scope)
 
     async def record_failure(self, ip: str, *, account: str | None, scope: str) -> None:
-        """Count one failed credential check against the account and the client IP."""
+        """Count one failed credential check against each of those counters."""
         FAILURE_RECORDED.set(True)
-        for item, key in self._failure_keys(ip, account, scope):
+        for item, key in await self._failure_keys(ip, account, scope):
             await self.hit(item, *key)
+
+    async def clear(self, account: str) -> None:
+        """A completed sign-in or a password reset: the account's failure counters of every
+        scope and address start again (the per-IP counters stay). The generation grows by a
+        random step, so a generation that expired and counts again from zero never meets an
+        old number whose counters may still be alive."""
+        key = _generation_key(_account_key(account))
+        step = secrets.randbits(GENERATION_BUMP_BITS) + 1
+        await self._run(
+            lambda limiter: limiter.storage.incr(key, self._generation_seconds, amount=step)
+        )
 
     async def guard_email_sending(self, ip: str, email: str, *, scope: str) -> None:
         """Count one email-sending request per address (each scope, e.g. forgot or resend, has
@@ -147,10 +180,18 @@ class CredentialLimiter:
         not flooded."""
         return await self.hit(self.per_address, scope, "address", _account_key(email))
 
-    def _failure_keys(self, ip: str, account: str | None, scope: str) -> list[Key]:
+    async def _failure_keys(self, ip: str, account: str | None, scope: str) -> list[Key]:
+        """The counters a credential check of `account` from `ip` meets; the account comes
+        last in each key, so an address containing "/" cannot pose as another key."""
         keys: list[Key] = [(self.per_ip, (scope, "ip", ip))]
         if account:
-            keys.insert(0, (self.per_account, (scope, "account", _account_key(account))))
+            name = _account_key(account)
+            key = _generation_key(name)
+            generation = str(await self._run(lambda limiter: limiter.storage.get(key)))
+            keys[:0] = [
+                (self.per_account, (scope, "account-ip", ip, generation, name)),
+                (self.per_account_all_ips, (scope, "account", generation, name)),
+            ]
         return keys
 
     async def _refuse_if_over(self, keys: list[Key], scope: str) -> None:
@@ -175,3 +216,7 @@ class CredentialLimiter:
 
 def _account_key(account: str) -> str:
     return account.strip().lower()
+
+
+def _generation_key(account_key: str) -> str:
+    return f"{DEFAULT_KEY_PREFIX}/failure-generation/{account_key}"

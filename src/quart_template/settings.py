@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
-DEFAULT_PASSWORD_SALT = "dev-password-salt-change-me"
+from quart_template.local_secrets import LOCAL_DIR, kept_secret, weakness
+from quart_template.mfa.crypto import data_key, legacy_key
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/app.db"
+# Unset outside production: generated once and kept in var/<field name>.
+LOCAL_SECRETS = {"secret_key": "SECRET_KEY", "security_password_salt": "SECURITY_PASSWORD_SALT"}
+# Production must name these itself: their defaults suit a developer's machine only.
+EXPLICIT_IN_PRODUCTION = {
+    "frontend_url": ("FRONTEND_URL", "the links in emails are built on it"),
+    "email_backend": ("EMAIL_BACKEND", "the console backend would write reset links to the logs"),
+}
 
 
 class ConfigError(Exception):
@@ -37,12 +45,14 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
+    _generated_secrets: list[str] = PrivateAttr(default_factory=list)
+
     # --- application -----------------------------------------------------------------
     app_env: Literal["development", "production", "test"] = Field(
         "development", validation_alias=_alias("APP_ENV", "FLASK_ENV")
     )
-    secret_key: str = DEFAULT_SECRET_KEY
-    security_password_salt: str = DEFAULT_PASSWORD_SALT
+    secret_key: str = ""  # unset: generated in var/ outside production (`load_settings`)
+    security_password_salt: str = ""
     data_encryption_key: str | None = None
     access_token_expire: int = Field(3600, gt=0)
     verify_token_expire: int = Field(3600, gt=0)
@@ -89,6 +99,7 @@ class Settings(BaseSettings):
     argon2_memory_cost: int = Field(19456, ge=19456)
     argon2_parallelism: int = Field(1, ge=1)
     login_limit_per_account: str = "5/15minutes"
+    login_limit_per_account_all_ips: str = "100/hour"
     login_limit_per_ip: str = "50/15minutes"
     email_limit_per_address: str = "5/hour"
     email_limit_per_ip: str = "200/hour"
@@ -195,26 +206,64 @@ class Settings(BaseSettings):
     def json_logs(self) -> bool:
         return self.log_json if self.log_json is not None else self.app_env == "production"
 
+    @property
+    def generated_secrets(self) -> tuple[str, ...]:
+        """The secrets (variable names) that were unset and come from var/."""
+        return tuple(self._generated_secrets)
+
     @cached_property
     def encryption_key(self) -> bytes:
-        """32-byte AES key: DATA_ENCRYPTION_KEY when set, else derived from SECRET_KEY."""
-        source = self.data_encryption_key or f"data-encryption:{self.secret_key}"
-        return hashlib.sha256(source.encode()).digest()
+        """The 32-byte data key: HKDF-SHA256 of DATA_ENCRYPTION_KEY, or of SECRET_KEY when that
+        is unset; values sealed with the earlier SHA-256 derivation still open with it."""
+        earlier = legacy_key(self.data_encryption_key or f"data-encryption:{self.secret_key}")
+        return data_key(self.data_encryption_key or self.secret_key, retired=[earlier])
+
+    def use_local_secrets(self, directory: Path = LOCAL_DIR) -> None:
+        """Outside production, fill an unset SECRET_KEY / SECURITY_PASSWORD_SALT with the value
+        kept in `directory` (generated the first time), never with a public default."""
+        if self.app_env == "production":
+            return
+        for field, variable in LOCAL_SECRETS.items():
+            if getattr(self, field):
+                continue
+            try:
+                setattr(self, field, kept_secret(field, directory))
+            except (OSError, ValueError):
+                raise ConfigError(
+                    variable, f"unset, and {directory}/{field} cannot be kept; set {variable}"
+                ) from None
+            self._generated_secrets.append(variable)
 
     def check(self) -> None:
         """Refuse configurations that must never run; raises ConfigError naming the variable."""
         if self.app_env == "production":
-            if self.secret_key in ("", DEFAULT_SECRET_KEY) or len(self.secret_key) < 16:
-                raise ConfigError("SECRET_KEY", "set a long random value in production")
-            if self.security_password_salt in ("", DEFAULT_PASSWORD_SALT):
-                raise ConfigError("SECURITY_PASSWORD_SALT", "set a random value in production")
+            self._check_production()
         if not self.secret_key:
             raise ConfigError("SECRET_KEY", "must not be empty")
+        if not self.security_password_salt:
+            raise ConfigError("SECURITY_PASSWORD_SALT", "must not be empty")
         if self.mail_use_tls and self.mail_use_ssl:
             raise ConfigError("MAIL_USE_TLS", "MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
         if self.email_backend == "rabbitmq" and not self.amqp_url:
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
         self._check_limits_and_proxies()
+
+    def _check_production(self) -> None:
+        """Production runs on its own strong secrets and names what defaults only suit a
+        developer's machine."""
+        secrets = {
+            "SECRET_KEY": self.secret_key,
+            "SECURITY_PASSWORD_SALT": self.security_password_salt,
+        }
+        if self.data_encryption_key is not None:
+            secrets["DATA_ENCRYPTION_KEY"] = self.data_encryption_key
+        for variable, value in secrets.items():
+            problem = weakness(value)
+            if problem:
+                raise ConfigError(variable, problem)
+        for field, (variable, reason) in EXPLICIT_IN_PRODUCTION.items():
+            if field not in self.model_fields_set:
+                raise ConfigError(variable, f"set it explicitly in production ({reason})")
 
     def _check_limits_and_proxies(self) -> None:
         import ipaddress
@@ -223,6 +272,7 @@ class Settings(BaseSettings):
 
         limits = (
             "login_limit_per_account",
+            "login_limit_per_account_all_ips",
             "login_limit_per_ip",
             "email_limit_per_address",
             "email_limit_per_ip",
@@ -241,13 +291,15 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read and check the settings, turning pydantic's report into one ConfigError."""
+    """Read and check the settings, turning pydantic's report into one ConfigError; unset
+    secrets outside production come from var/."""
     try:
         settings = Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
         variable = _variable_name(str(error["loc"][0])) if error["loc"] else "settings"
         raise ConfigError(variable, error["msg"]) from None
+    settings.use_local_secrets()
     settings.check()
     return settings
 

@@ -54,6 +54,25 @@ def test_production_with_the_default_secret_key_refuses_to_start(
     _assert_refused(result, "SECRET_KEY")
 
 
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "kq3V9x-Lr2mZ8wT1yBn5cH7pD4sF6gJ0aE",
+    "SECURITY_PASSWORD_SALT": "Zt8Qw2Ex4Rc6Vb1Yn3Um5Il7Ok9Pj0Hg",
+    "FRONTEND_URL": "https://app.example.com",
+    "EMAIL_BACKEND": "smtp",
+}
+
+
+@pytest.mark.parametrize("missing", ["EMAIL_BACKEND", "FRONTEND_URL", "SECURITY_PASSWORD_SALT"])
+def test_production_without_an_explicit_setting_refuses_to_start(
+    tmp_path: Path, missing: str
+) -> None:
+    env = {name: value for name, value in PRODUCTION.items() if name != missing}
+    result = _run(tmp_path, "serve", **env)
+    _assert_refused(result, missing)
+    assert result.returncode == 2
+
+
 def test_unknown_email_backend_refuses_to_start(tmp_path: Path) -> None:
     _assert_refused(_run(tmp_path, "serve", EMAIL_BACKEND="carrier-pigeon"), "EMAIL_BACKEND")
 
@@ -112,3 +131,8 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     running = [line for line in stderr.splitlines() if "Running on" in line]
     assert len(running) == 1, f"each log line once: {stderr}"
+    # No secret was set: made once by the first migrate, kept private, reused, said once.
+    generated = [line for line in stderr.splitlines() if "kept in var/" in line]
+    assert len(generated) == 1 and "SECRET_KEY" in generated[0], stderr
+    for name in ("secret_key", "security_password_salt"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600

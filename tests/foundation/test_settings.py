@@ -125,23 +125,151 @@ def _refusal() -> ConfigError:
     return caught.value
 
 
-def test_production_refuses_the_default_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("APP_ENV", "production")
+STRONG_KEY = "kq3V9x-Lr2mZ8wT1yBn5cH7pD4sF6gJ0aE"
+STRONG_SALT = "Zt8Qw2Ex4Rc6Vb1Yn3Um5Il7Ok9Pj0Hg"
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": STRONG_KEY,
+    "SECURITY_PASSWORD_SALT": STRONG_SALT,
+    "FRONTEND_URL": "https://app.example.com",
+    "EMAIL_BACKEND": "smtp",
+}
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_VARIABLES = ("SECRET_KEY", "SECURITY_PASSWORD_SALT", "DATA_ENCRYPTION_KEY")
+
+
+def production(monkeypatch: pytest.MonkeyPatch, **changes: str | None) -> None:
+    """A complete production environment, with `changes` (None unsets a variable)."""
+    for name, value in {**PRODUCTION, **changes}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def published_secrets() -> list[str]:
+    """Every secret value `.env.dev` shows, set or in a commented example."""
+    values = []
+    for line in (ROOT / ".env.dev").read_text().splitlines():
+        name, _, value = line.lstrip("# ").partition("=")
+        if name in SECRET_VARIABLES and value.strip():
+            values.append(value.strip())
+    return values
+
+
+def test_a_complete_production_configuration_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch)
+    settings = load_settings()
+    assert (settings.secret_key, settings.json_logs, settings.generated_secrets) == (
+        STRONG_KEY,
+        True,
+        (),
+    )
+
+
+@pytest.mark.parametrize("name", ["APP_ENV", "FLASK_ENV"])
+def test_production_refuses_an_unset_secret_key_and_generates_none(
+    monkeypatch: pytest.MonkeyPatch, clean_env: Path, name: str
+) -> None:
+    production(monkeypatch, APP_ENV=None, SECRET_KEY=None)
+    monkeypatch.setenv(name, "production")
     assert _refusal().variable == "SECRET_KEY"
+    assert not (clean_env / "var").exists()
 
 
-def test_production_refuses_a_short_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLASK_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "short")
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "SECURITY_PASSWORD_SALT"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "x7" * 15 + "q",  # 31 characters
+        "abcabcabcabcabcabcabcabcabcabcabcabc",  # long, but 3 different characters
+        "dev-secret-key-change-me",  # the old built-in defaults
+        "dev-password-salt-change-me",
+    ],
+)
+def test_production_refuses_short_repetitive_and_default_secrets(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    production(monkeypatch, **{variable: value})
+    error = _refusal()
+    assert error.variable == variable
+    assert not value or value not in str(error)  # a secret is never echoed
+
+
+@pytest.mark.parametrize("variable", SECRET_VARIABLES)
+def test_production_refuses_every_secret_value_env_dev_shows_or_showed(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    shown = published_secrets()
+    assert shown, ".env.dev shows no example secret any more: this test checks nothing"
+    # The values earlier .env.dev files set: long and varied enough, refused for being public.
+    for value in [*shown, "dev-only-secret-key-not-for-production", "dev-only-password-salt"]:
+        production(monkeypatch, **{variable: value})
+        assert _refusal().variable == variable, value
+
+
+def test_copying_env_dev_and_switching_to_production_refuses_to_start(clean_env: Path) -> None:
+    env_dev = (ROOT / ".env.dev").read_text()
+    (clean_env / ".env").write_text(env_dev.replace("APP_ENV=development", "APP_ENV=production"))
     assert _refusal().variable == "SECRET_KEY"
+    assert not (clean_env / "var").exists()
 
 
-def test_production_refuses_the_default_salt(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret-value")
-    assert _refusal().variable == "SECURITY_PASSWORD_SALT"
-    monkeypatch.setenv("SECURITY_PASSWORD_SALT", "a-random-salt")
-    assert load_settings().json_logs is True
+def test_production_refuses_a_weak_data_encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, DATA_ENCRYPTION_KEY="short")
+    assert _refusal().variable == "DATA_ENCRYPTION_KEY"
+    production(monkeypatch, DATA_ENCRYPTION_KEY="Mx4-Tq8-Wz2-Lp6-Hn0-Rc5-Ys3-Kv9-Bf")
+    assert load_settings().data_encryption_key
+
+
+@pytest.mark.parametrize("name", ["FRONTEND_URL", "EMAIL_BACKEND"])
+def test_production_needs_an_explicit_frontend_url_and_email_backend(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    production(monkeypatch, **{name: None})
+    assert _refusal().variable == name
+
+
+def test_explicit_defaults_are_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, FRONTEND_URL=None, EMAIL_BACKEND="console")
+    monkeypatch.setenv("VUE_APP_URI", "https://app.example.com")  # Flask Template's name counts
+    settings = load_settings()
+    assert (settings.frontend_url, settings.email_backend) == ("https://app.example.com", "console")
+
+
+def test_unset_secrets_are_generated_once_kept_private_and_reused(clean_env: Path) -> None:
+    first = load_settings()
+    assert first.generated_secrets == ("SECRET_KEY", "SECURITY_PASSWORD_SALT")
+    assert len(first.secret_key) >= 32 and first.secret_key != first.security_password_salt
+    for name, value in [
+        ("secret_key", first.secret_key),
+        ("security_password_salt", first.security_password_salt),
+    ]:
+        kept = clean_env / "var" / name
+        assert kept.read_text().strip() == value
+        assert kept.stat().st_mode & 0o777 == 0o600
+    second = load_settings()
+    assert (second.secret_key, second.security_password_salt) == (
+        first.secret_key,
+        first.security_password_salt,
+    )
+    assert first.encryption_key == second.encryption_key
+
+
+def test_a_set_secret_is_used_and_nothing_is_generated_for_it(
+    monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "a developer's own key")
+    settings = load_settings()
+    assert settings.secret_key == "a developer's own key"
+    assert settings.generated_secrets == ("SECURITY_PASSWORD_SALT",)
+    assert not (clean_env / "var" / "secret_key").exists()
+
+
+def test_an_unwritable_var_directory_names_the_secret(clean_env: Path) -> None:
+    (clean_env / "var").write_text("a file, not a directory")
+    assert _refusal().variable == "SECRET_KEY"
 
 
 def test_unknown_email_backend_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -265,7 +265,7 @@ async def test_enabling_sends_a_notice_and_keeps_secrets_out_of_events(
         ).scalars()
         assert "MFA_ENABLED" in list(emails)
         stored = (await db.execute(select(OtpMethod.secret_encrypted))).scalar_one()
-        assert enrolled.secret not in stored and stored.startswith("v1:")
+        assert enrolled.secret not in stored and stored.startswith("v2:")
         copies = (await db.execute(select(RecoveryCode.code_encrypted))).scalars().all()
         assert all(code not in (copy or "") for code in enrolled.codes for copy in copies)
         hashes = (await db.execute(select(RecoveryCode.code_hash))).scalars().all()

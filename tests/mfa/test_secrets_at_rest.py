@@ -18,7 +18,7 @@ async def test_the_otp_secret_is_not_in_its_audit_copies(rt: Runtime, enrolled: 
     # Confirming set-up and each accepted code made a version.
     audited = await audit_values(rt, "otp_method", "secret_encrypted", entity_id=method_id)
     assert audited and set(audited) == {REDACTED}
-    assert "v1:" in await table_text(rt, "otp_method")  # the current row keeps its secret
+    assert "v2:" in await table_text(rt, "otp_method")  # the current row keeps its secret
 
 
 async def test_a_spent_recovery_code_leaves_no_copy_in_the_audit(
@@ -36,4 +36,4 @@ async def test_a_spent_recovery_code_leaves_no_copy_in_the_audit(
     assert await audit_values(rt, "recovery_code", "code_encrypted", entity_id=code_id) == [
         REDACTED
     ]
-    assert "v1:" not in await table_text(rt, "recovery_code_audit")
+    assert "v2:" not in await table_text(rt, "recovery_code_audit")

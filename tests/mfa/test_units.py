@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+
 import pyotp
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel
 
 from quart_template.mfa import totp
@@ -13,7 +18,7 @@ from quart_template.mfa.checks import (
     remember_confirmation,
     secret_context,
 )
-from quart_template.mfa.crypto import DecryptionError, decrypt_text, encrypt_text
+from quart_template.mfa.crypto import DataKey, DecryptionError, decrypt_text, encrypt_text, key_id
 from quart_template.mfa.models import OtpMethod
 from quart_template.mfa.recovery_codes import hash_code, new_code, normalise_code
 from quart_template.mfa.schemas import OtpCode
@@ -23,11 +28,61 @@ from tests.support.mfa import freeze_totp_clock
 KEY = bytes(range(32))
 
 
-def test_encryption_round_trip_random_nonce_and_version_prefix() -> None:
+# Made by the code before key ids and HKDF (the key was SHA-256 of "data-encryption:" +
+# SECRET_KEY, or of DATA_ENCRYPTION_KEY): stored values like these must keep opening.
+V1_OTP_SECRET = "v1:W2eONYBskmd43kLdMNMoeqk2E5FVUVdK6EPQjcmZ34iq4dacG0sTAkbvWXA="
+V1_RECOVERY_CODE = (
+    "v1:WNF2MImk5ksFm+kOdo2z/8eqDZbBYYLJ/AiS9NGIErCHXJ+SZBtBZqKiov+IC706nbc9XBmxYip7hb/r"
+)
+
+
+def test_encryption_round_trip_random_nonce_and_key_id_prefix() -> None:
     first = encrypt_text("JBSWY3DPEHPK3PXP", key=KEY, context="otp_method:a")
     second = encrypt_text("JBSWY3DPEHPK3PXP", key=KEY, context="otp_method:a")
-    assert first.startswith("v1:") and first != second
+    assert first.startswith(f"v2:{key_id(KEY)}:") and first != second
     assert decrypt_text(first, key=KEY, context="otp_method:a") == "JBSWY3DPEHPK3PXP"
+    assert len(key_id(KEY)) == 8 and key_id(KEY) != key_id(bytes(32))
+
+
+def test_the_data_key_is_hkdf_sha256_of_the_material_with_a_purpose_label(
+    make_settings: Callable[..., Settings],
+) -> None:
+    expected = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"quart-template data-encryption v2"
+    ).derive(b"test-secret-key-0123456789")
+    settings = make_settings(secret_key="test-secret-key-0123456789", data_encryption_key=None)
+    assert settings.encryption_key == expected
+    assert settings.encryption_key != hashlib.sha256(b"test-secret-key-0123456789").digest()
+    assert make_settings(data_encryption_key="another").encryption_key != expected
+    assert "DataKey(id=" in repr(settings.encryption_key)
+    assert expected.hex() not in repr(settings.encryption_key)
+
+
+def test_values_sealed_by_the_earlier_derivation_still_open(
+    make_settings: Callable[..., Settings],
+) -> None:
+    by_secret = make_settings(secret_key="test-secret-key-0123456789", data_encryption_key=None)
+    assert (
+        decrypt_text(V1_OTP_SECRET, key=by_secret.encryption_key, context="otp_method:0123abcd")
+        == "JBSWY3DPEHPK3PXP"
+    )
+    by_key = make_settings(data_encryption_key="an operator-chosen data key")
+    opened = decrypt_text(V1_RECOVERY_CODE, key=by_key.encryption_key, context="recovery_code:feed")
+    assert opened == "0123456789ABCDEF0123456789ABCDEF"
+    with pytest.raises(DecryptionError):  # still bound to its row
+        decrypt_text(V1_OTP_SECRET, key=by_secret.encryption_key, context="otp_method:other")
+    with pytest.raises(DecryptionError):  # and to its key
+        decrypt_text(V1_OTP_SECRET, key=by_key.encryption_key, context="otp_method:0123abcd")
+
+
+def test_the_key_id_picks_the_key_so_a_rotation_keeps_old_values() -> None:
+    old, new = bytes(range(32)), bytes(range(1, 33))
+    sealed = encrypt_text("secret", key=old, context="c")
+    with pytest.raises(DecryptionError, match="another key"):
+        decrypt_text(sealed, key=new, context="c")
+    rotated = DataKey(new, retired=[old])
+    assert decrypt_text(sealed, key=rotated, context="c") == "secret"
+    assert encrypt_text("secret", key=rotated, context="c").startswith(f"v2:{key_id(new)}:")
 
 
 @pytest.mark.parametrize(
@@ -37,7 +92,9 @@ def test_encryption_round_trip_random_nonce_and_version_prefix() -> None:
         (KEY, "otp_method:b", lambda t: t),  # copied to another row
         (KEY, "otp_method:a", lambda t: t[:-4] + ("AAAA" if t[-4:] != "AAAA" else "BBBB")),
         (KEY, "otp_method:a", lambda t: "v9" + t[2:]),  # unknown scheme
-        (KEY, "otp_method:a", lambda t: "v1:not base64!"),
+        (KEY, "otp_method:a", lambda t: f"v2:{key_id(KEY)}:not base64!"),
+        (KEY, "otp_method:a", lambda t: "v1" + t[2:]),  # the header is authenticated too
+        (KEY, "otp_method:a", lambda t: "v1:" + t.split(":", 2)[2]),
     ],
 )
 def test_decryption_refuses_anything_else(key: bytes, context: str, mangle: object) -> None:

@@ -23,5 +23,5 @@ async def test_a_new_provider_token_leaves_the_old_one_out_of_the_audit(
             await db.execute(select(LoginMethod.entity_id).where(LoginMethod.provider == "github"))
         ).scalar_one()
     assert await audit_values(rt, "login_method", "access_token", entity_id=method_id) == [REDACTED]
-    assert "v1:" not in await table_text(rt, "login_method_audit")
-    assert "v1:" in await table_text(rt, "login_method")  # the current row keeps its token
+    assert "v2:" not in await table_text(rt, "login_method_audit")
+    assert "v2:" in await table_text(rt, "login_method")  # the current row keeps its token

@@ -68,6 +68,8 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
             await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
     except StaleDataError:
         raise BadRequest(INVALID_RESET_LINK) from None
+    # The mailbox proved the owner: a lock set by guesses lifts (the next login may begin).
+    await rt.limiter.clear(person.email)
     log.info("password reset", extra={"event": "password_reset", "person_id": person.entity_id})
 
 

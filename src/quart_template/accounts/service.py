@@ -125,6 +125,8 @@ async def verify_email(
                 outcome = SignedIn(person=person, token=issued)
     except StaleDataError:
         raise BadRequest(ALREADY_CONFIRMED) from None
+    if isinstance(outcome, SignedIn):
+        await rt.limiter.clear(person.email)
     log.info("email verified", extra={"event": "email_verified", "person_id": person.entity_id})
     return outcome
 

@@ -15,7 +15,7 @@ from quart_template.errors import Unauthorized
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.signin.challenge import first_factor_passed
-from quart_template.signin.outcomes import SecondFactorNeeded, SignInOutcome
+from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ async def log_in(rt: Runtime, *, email: str, password: str, client: ClientInfo) 
         outcome = await first_factor_passed(
             db, settings=rt.settings, person=person, method="password", client=client
         )
+    if isinstance(outcome, SignedIn):
+        # Every factor passed; a password step still waiting for the second one clears nothing.
+        await rt.limiter.clear(person.email)
     event = "login_mfa_required" if isinstance(outcome, SecondFactorNeeded) else "login_succeeded"
     log.info("login", extra={"event": event, "person_id": person.entity_id, "ip": client.ip})
     return outcome

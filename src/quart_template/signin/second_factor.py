@@ -45,7 +45,9 @@ class Attempt:
 
 
 async def _pending_login(rt: Runtime, attempt: Attempt, scope: str) -> tuple[str, Person]:
-    """The live challenge's key and its person, or 401 (counted per client IP)."""
+    """The live challenge's key and its person, or 401 (counted per client IP). Wrong codes
+    count per account and client IP (and per account from all addresses), so a stranger
+    sending the legacy `{email, otp}` form locks only their own address out, not the owner."""
     email_key = normalise_email(attempt.email) if attempt.email else None
     await rt.limiter.guard_credentials(attempt.client.ip, account=email_key, scope=scope)
     challenge, person = await _find_pending(rt, attempt)
@@ -108,6 +110,7 @@ async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> Signed
         await _refuse(rt, attempt, INVALID_OTP, account=person.email, scope=OTP_SCOPE)
     except _Consumed:
         await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=OTP_SCOPE)
+    await rt.limiter.clear(person.email)
     log.info(
         "mfa login",
         extra={"event": "login_succeeded", "person_id": person.entity_id, "factor": "otp"},
@@ -130,6 +133,7 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
         )
     except _Consumed:
         await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=RECOVERY_SCOPE)
+    await rt.limiter.clear(person.email)
     log.info(
         "mfa login",
         extra={

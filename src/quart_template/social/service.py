@@ -52,7 +52,7 @@ async def sign_in_with(
                 if caller is not None and presented_token is not None:
                     return await _link_to_caller(db, rt, identity, caller, presented_token)
                 person = await _person_for(db, rt, identity)
-                return await first_factor_passed(
+                outcome = await first_factor_passed(
                     db,
                     settings=rt.settings,
                     person=person,
@@ -60,6 +60,9 @@ async def sign_in_with(
                     client=client,
                     login_method=identity.provider,
                 )
+            if isinstance(outcome, SignedIn):  # a token issued: every factor passed
+                await rt.limiter.clear(person.email)
+            return outcome
         except (IntegrityError, StaleDataError, OperationalError) as exc:
             if not retryable(exc):
                 raise
