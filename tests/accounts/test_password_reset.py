@@ -11,6 +11,7 @@ from itsdangerous.timed import TimestampSigner
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import update
 
+from quart_template.accounts import tokens
 from quart_template.accounts.models import Person
 from quart_template.accounts.tokens import encode_uid
 from quart_template.app import create_app
@@ -19,6 +20,7 @@ from quart_template.settings import Settings
 from tests.support.accounts import emails, last_link, link_path, log_in, reset_link
 from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
 from tests.support.http import json_error, retry_after
+from tests.support.signed import bad_link_payloads, bad_tokens
 
 SENT = "Password reset email sent to the user"
 DONE = "Your password has been updated! You are now able to log in."
@@ -151,6 +153,24 @@ async def test_tampered_swapped_and_foreign_purpose_tokens_are_refused(
         )
         await json_error(response, 400)
     assert (await log_in(client)).status_code == 200
+
+
+async def test_a_genuinely_signed_reset_link_with_a_bad_payload_is_400(
+    client: Client, rt: Runtime
+) -> None:
+    person = await create_person(rt)
+    uidb64 = encode_uid(person.entity_id)
+    good = {"p": person.entity_id, "f": tokens.password_fingerprint(person, rt.settings)}
+    serializer = tokens._serializer(rt.settings, tokens.RESET)
+    payloads = bad_link_payloads(person.entity_id)
+    for name, token in bad_tokens(serializer, payloads, good=good).items():
+        response = await client.post(
+            f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
+        )
+        assert response.status_code == 400, name
+        await json_error(response, 400)
+    # The person's password is untouched.
+    assert (await log_in(client, "ada@example.com", DEFAULT_PASSWORD)).status_code == 200
 
 
 async def test_an_expired_reset_link_is_refused(

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from quart_template.request_meta import ClientInfo
 from quart_template.sessions.service import issue_session
 from quart_template.settings import Settings
 from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
+from quart_template.signing import random_id, read_signed
 
 CHALLENGE_SALT = "mfa-challenge"
 
@@ -78,11 +79,9 @@ async def find_challenge(
         MfaChallenge.expires_at > now, MfaChallenge.used_at.is_(None)
     )
     if mfa_token is not None:
-        try:
-            challenge_id = _serializer(settings).loads(mfa_token, max_age=settings.mfa_token_expire)
-        except BadSignature:
-            return None
-        if not isinstance(challenge_id, str):
+        signed = read_signed(_serializer(settings), mfa_token, max_age=settings.mfa_token_expire)
+        challenge_id = random_id(signed)
+        if challenge_id is None:
             return None
         query = query.where(MfaChallenge.id_hash == _hash(challenge_id))
     elif person_id is not None:
