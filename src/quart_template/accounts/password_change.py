@@ -1,4 +1,5 @@
-"""Forgot, reset and update password: every change revokes sessions and notifies the owner."""
+"""Forgot, reset and update password: every change revokes sessions, ends pending second-factor
+steps (`mfa_token`s) and notifies the owner."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.service import revoke_all_sessions
+from quart_template.signin.challenge import end_challenges
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
                 # The link came by email: the address is proven.
                 person.verified, person.verified_on = True, utcnow()
             await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
+            await end_challenges(db, person_id=person.entity_id)
     except StaleDataError:
         raise BadRequest(INVALID_RESET_LINK) from None
     log.info("password reset", extra={"event": "password_reset", "person_id": person.entity_id})
@@ -105,6 +108,7 @@ async def update_password(
                 raise Forbidden(WRONG_EXISTING_PASSWORD)
             _set_password(db, current, new_hash)
             await revoke_all_sessions(db, person_id=person_id, by=person_id, keep=session_id)
+            await end_challenges(db, person_id=person_id)
     except StaleDataError:
         raise Forbidden(WRONG_EXISTING_PASSWORD) from None
     log.info("password updated", extra={"event": "password_updated", "person_id": person_id})
