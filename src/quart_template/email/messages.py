@@ -23,6 +23,9 @@ MFA_ENABLED = "MFA_ENABLED"  # data: {"first_name"}
 MFA_DISABLED = "MFA_DISABLED"  # data: {"first_name"}
 RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"  # data: {"first_name"}
 SOCIAL_LINKED = "SOCIAL_LINKED"  # data: {"provider", "first_name"}
+# A provider verified the address of an unverified account, which it then took over (the
+# password, sessions, MFA and other login methods were removed); data: {"provider", "first_name"}
+ACCOUNT_TAKEN_OVER_BY_PROVIDER = "ACCOUNT_TAKEN_OVER_BY_PROVIDER"
 
 ALL_EVENTS = (
     USER_CREATED,
@@ -34,6 +37,7 @@ ALL_EVENTS = (
     MFA_DISABLED,
     RECOVERY_CODES_REGENERATED,
     SOCIAL_LINKED,
+    ACCOUNT_TAKEN_OVER_BY_PROVIDER,
 )
 
 
@@ -58,6 +62,10 @@ MESSAGES: dict[str, EmailTemplate] = {
     ),
     SOCIAL_LINKED: EmailTemplate(
         "A {{ provider|provider_name }} account was linked", "social_linked"
+    ),
+    ACCOUNT_TAKEN_OVER_BY_PROVIDER: EmailTemplate(
+        "{{ provider|provider_name }} confirmed your address: your account was reset",
+        "account_taken_over",
     ),
 }
 
