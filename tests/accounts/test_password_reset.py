@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 
 import pytest
 from itsdangerous.timed import TimestampSigner
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from quart_template.accounts import tokens
 from quart_template.accounts.models import Person
@@ -262,3 +263,47 @@ async def test_parallel_resets_with_one_link_exactly_one_wins(client: Client, rt
     assert codes.count(200) == 1 and all(c in (200, 400, 409) for c in codes), codes
     winner = next(i for i, r in enumerate(resets) if r.status_code == 200)
     assert (await log_in(client, password=f"new phrase {winner}")).status_code == 200
+
+
+async def test_forgot_does_the_same_database_work_for_known_and_unknown_addresses(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # The relay stays off, so every statement seen belongs to the request being watched.
+    app = create_app(make_settings(relay_in_app=False))
+    async with app.test_app() as served:
+        rt: Runtime = app.extensions["runtime"]
+        client = served.test_client()
+        await create_person(rt)
+        known = await _statements(rt, client, "ada@example.com")
+        unknown = await _statements(rt, client, "nobody@example.com")
+        # The same lookup, the same outbox INSERT and a committed write; the unknown address's
+        # row is withdrawn again before the commit, so only the known one is emailed.
+        assert ("INSERT", "outbox") in known and known[-1] == ("COMMIT", "")
+        assert [s for s in unknown if s != ("DELETE", "outbox")] == known
+        assert unknown.count(("DELETE", "outbox")) == 1
+        sent = await emails(rt, event="RESET_PASSWORD")
+        assert [email["to_emails"] for email in sent] == [["ada@example.com"]]
+
+
+async def _statements(rt: Runtime, client: Client, email: str) -> list[tuple[str, str]]:
+    """(verb, table) of each statement one `/forgot_password` ran, and ("COMMIT", "")."""
+    seen: list[tuple[str, str]] = []
+
+    def statement(conn: object, cursor: object, sql: str, *args: object) -> None:
+        verb = sql.split(None, 1)[0].upper()
+        table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+[`\"]?(\w+)", sql, re.IGNORECASE)
+        seen.append((verb, table.group(1) if table else ""))
+
+    def commit(conn: object) -> None:
+        seen.append(("COMMIT", ""))
+
+    engine = rt.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        response = await client.post("/forgot_password", json={"email": email})
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert response.status_code == 200
+    return seen

@@ -13,7 +13,7 @@ from quart_template.accounts import tokens
 from quart_template.accounts.models import Person
 from quart_template.accounts.passwords import check_password_policy, hash_password, verify_password
 from quart_template.accounts.repository import get_person, get_person_by_email
-from quart_template.db import utcnow
+from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
@@ -27,18 +27,39 @@ log = logging.getLogger(__name__)
 UPDATE_SCOPE = "update_password"
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
 WRONG_EXISTING_PASSWORD = "The existing password is incorrect."
+STAND_IN_ADDRESS = "nobody@stand-in.invalid"
 
 
 async def send_reset_link(rt: Runtime, *, email: str, client: ClientInfo) -> None:
-    """Email a reset link to a known address; unknown ones get the same answer and nothing."""
+    """Email a reset link to a known address. An unknown one gets the same answer after the
+    same work, so the time taken does not tell which addresses have accounts: the same lookup,
+    a link signed for a stand-in, the same outbox INSERT and a committed write; only that row
+    is withdrawn before the commit, so nobody is emailed."""
     await rt.limiter.guard_email_sending(client.ip, email, scope="forgot_password")
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email, with_password=True)
+        recipient = person or _stand_in()
+        data = {
+            "link": tokens.reset_link(recipient, rt.settings),
+            "first_name": recipient.first_name,
+        }
+        message = enqueue_email(db, event=messages.RESET_PASSWORD, to=recipient.email, data=data)
         if person is None:
-            return
-        data = {"link": tokens.reset_link(person, rt.settings), "first_name": person.first_name}
-        enqueue_email(db, event=messages.RESET_PASSWORD, to=person.email, data=data)
-    log.info("reset link sent", extra={"event": "reset_requested", "person_id": person.entity_id})
+            await db.flush()
+            await db.delete(message)
+    log.info(
+        "reset requested",
+        extra={
+            "event": "reset_requested",
+            "person_id": person.entity_id if person else None,
+        },
+    )
+
+
+def _stand_in() -> Person:
+    """A person who is never stored, to sign a (useless) link for when the address is unknown;
+    the address itself is not written anywhere, not even in the withdrawn row."""
+    return Person(entity_id=new_entity_id(), email=STAND_IN_ADDRESS, first_name=None)
 
 
 async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str) -> None:
