@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     facebook_client_secret: str | None = None
     facebook_graph_url: str = "https://graph.facebook.com"
     facebook_email_verified: bool = False
+    expose_provider_tokens: bool = False
 
     # --- realtime, errors --------------------------------------------------------------
     pusher_app_id: str | None = None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 
 import pytest
 from itsdangerous.timed import TimestampSigner
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import update
+from sqlalchemy import event, update
 
+from quart_template.accounts import tokens
 from quart_template.accounts.models import Person
 from quart_template.accounts.tokens import encode_uid
 from quart_template.app import create_app
@@ -19,6 +21,7 @@ from quart_template.settings import Settings
 from tests.support.accounts import emails, last_link, link_path, log_in, reset_link
 from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
 from tests.support.http import json_error, retry_after
+from tests.support.signed import bad_link_payloads, bad_tokens
 
 SENT = "Password reset email sent to the user"
 DONE = "Your password has been updated! You are now able to log in."
@@ -153,6 +156,24 @@ async def test_tampered_swapped_and_foreign_purpose_tokens_are_refused(
     assert (await log_in(client)).status_code == 200
 
 
+async def test_a_genuinely_signed_reset_link_with_a_bad_payload_is_400(
+    client: Client, rt: Runtime
+) -> None:
+    person = await create_person(rt)
+    uidb64 = encode_uid(person.entity_id)
+    good = {"p": person.entity_id, "f": tokens.password_fingerprint(person, rt.settings)}
+    serializer = tokens._serializer(rt.settings, tokens.RESET)
+    payloads = bad_link_payloads(person.entity_id)
+    for name, token in bad_tokens(serializer, payloads, good=good).items():
+        response = await client.post(
+            f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
+        )
+        assert response.status_code == 400, name
+        await json_error(response, 400)
+    # The person's password is untouched.
+    assert (await log_in(client, "ada@example.com", DEFAULT_PASSWORD)).status_code == 200
+
+
 async def test_an_expired_reset_link_is_refused(
     client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -255,3 +276,47 @@ async def test_a_reset_verifies_an_unverified_person(client: Client, rt: Runtime
     login = await client.post("/login", json={"email": "ada@example.com", "password": NEW_PASSWORD})
     user = (await login.get_json())["user"]
     assert user["verified"] is True and isinstance(user["verified_on"], int)
+
+
+async def test_forgot_does_the_same_database_work_for_known_and_unknown_addresses(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # The relay stays off, so every statement seen belongs to the request being watched.
+    app = create_app(make_settings(relay_in_app=False))
+    async with app.test_app() as served:
+        rt: Runtime = app.extensions["runtime"]
+        client = served.test_client()
+        await create_person(rt)
+        known = await _statements(rt, client, "ada@example.com")
+        unknown = await _statements(rt, client, "nobody@example.com")
+        # The same lookup, the same outbox INSERT and a committed write; the unknown address's
+        # row is withdrawn again before the commit, so only the known one is emailed.
+        assert ("INSERT", "outbox") in known and known[-1] == ("COMMIT", "")
+        assert [s for s in unknown if s != ("DELETE", "outbox")] == known
+        assert unknown.count(("DELETE", "outbox")) == 1
+        sent = await emails(rt, event="RESET_PASSWORD")
+        assert [email["to_emails"] for email in sent] == [["ada@example.com"]]
+
+
+async def _statements(rt: Runtime, client: Client, email: str) -> list[tuple[str, str]]:
+    """(verb, table) of each statement one `/forgot_password` ran, and ("COMMIT", "")."""
+    seen: list[tuple[str, str]] = []
+
+    def statement(conn: object, cursor: object, sql: str, *args: object) -> None:
+        verb = sql.split(None, 1)[0].upper()
+        table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+[`\"]?(\w+)", sql, re.IGNORECASE)
+        seen.append((verb, table.group(1) if table else ""))
+
+    def commit(conn: object) -> None:
+        seen.append(("COMMIT", ""))
+
+    engine = rt.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        response = await client.post("/forgot_password", json={"email": email})
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert response.status_code == 200
+    return seen

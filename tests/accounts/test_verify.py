@@ -11,6 +11,7 @@ import pytest
 from itsdangerous.timed import TimestampSigner
 from quart.typing import TestClientProtocol as Client
 
+from quart_template.accounts import tokens
 from quart_template.accounts.tokens import encode_uid
 from quart_template.app import create_app
 from quart_template.runtime import Runtime
@@ -26,6 +27,7 @@ from tests.support.accounts import (
 )
 from tests.support.factories import create_person
 from tests.support.http import auth, json_error
+from tests.support.signed import bad_link_payloads, bad_tokens
 
 CONFIRMED = "You have confirmed your account. Thanks!"
 SENT = "A confirmation email has been sent via email."
@@ -91,6 +93,23 @@ async def test_a_token_for_one_person_with_the_uid_of_another_is_refused(
     _, uid_b = await signup_link(client, rt, "b@example.com")
     response = await client.post(f"/verify/{token_a}/{uid_b}")
     assert response.status_code == 400
+
+
+async def test_a_genuinely_signed_verification_link_with_a_bad_payload_is_400(
+    client: Client, rt: Runtime
+) -> None:
+    person = await create_person(rt, verified=False)
+    uidb64 = encode_uid(person.entity_id)
+    good = {"p": person.entity_id, "e": person.email_key}
+    serializer = tokens._serializer(rt.settings, tokens.VERIFY)
+    payloads = bad_link_payloads(person.entity_id)
+    for name, token in bad_tokens(serializer, payloads, good=good).items():
+        response = await client.post(f"/verify/{token}/{uidb64}")
+        assert response.status_code == 400, name
+        await json_error(response, 400)
+    # Still unverified: none of them confirmed the address.
+    token, _ = link_path(tokens.verification_link(person, rt.settings), "login")
+    assert (await client.post(f"/verify/{token}/{uidb64}")).status_code == 200
 
 
 async def test_an_expired_verification_link_is_refused(

@@ -6,6 +6,7 @@ import pytest
 
 from quart_template.email.messages import (
     ACCOUNT_EXISTS,
+    ACCOUNT_TAKEN_OVER_BY_PROVIDER,
     ALL_EVENTS,
     RESET_PASSWORD,
     SOCIAL_LINKED,
@@ -38,6 +39,9 @@ def test_subjects() -> None:
     assert render_email(USER_CREATED, DATA).subject == "Confirm your email address"
     assert render_email(RESET_PASSWORD, DATA).subject == "Reset your password"
     assert render_email(SOCIAL_LINKED, DATA).subject == "A GitHub account was linked"
+    assert render_email(ACCOUNT_TAKEN_OVER_BY_PROVIDER, DATA).subject == (
+        "GitHub confirmed your address: your account was reset"
+    )
 
 
 def test_html_escapes_user_input_and_text_keeps_it() -> None:

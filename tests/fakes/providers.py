@@ -156,9 +156,17 @@ class FakeProviders:
         return self.google_keys[kid]
 
     def google_token(
-        self, *, kid: str = "k1", key: rsa.RSAPrivateKey | None = None, **claims: Any
+        self,
+        *,
+        kid: str = "k1",
+        key: rsa.RSAPrivateKey | None = None,
+        nonce: str | None = None,
+        **claims: Any,
     ) -> str:
-        """An RS256 ID token; claims override the valid defaults (None removes a claim)."""
+        """An RS256 ID token; claims override the valid defaults (None removes a claim). Like
+        Google, it carries a `nonce` claim only when the sign-in asked for one."""
+        if nonce is not None:
+            claims["nonce"] = nonce
         now = int(time.time())
         body = {
             "iss": "https://accounts.google.com",

@@ -16,10 +16,12 @@ from quart_template.db import utcnow
 from quart_template.mfa.models import MfaChallenge
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
+from quart_template.signin import challenge
 from quart_template.signin.challenge import begin_second_factor
 from tests.support.accounts import USER_FIELDS
 from tests.support.factories import signed_in
 from tests.support.mfa import Enrolled, FrozenClock, enrol, password_step
+from tests.support.signed import NOT_AN_ID, bad_tokens
 
 
 async def _login_mfa(client: Client, **body: object) -> tuple[int, dict]:
@@ -101,6 +103,19 @@ async def test_an_odd_mfa_token_is_a_400_or_401(client: Client, mfa_token: objec
     )
     assert response.status_code in (400, 401)
     assert (await response.get_json())["success"] is False
+
+
+async def test_a_genuinely_signed_mfa_token_with_a_bad_payload_is_401(
+    client: Client, rt: Runtime, enrolled: Enrolled
+) -> None:
+    await password_step(client, enrolled)  # a live challenge the bad tokens must not reach
+    for name, token in bad_tokens(challenge._serializer(rt.settings), NOT_AN_ID).items():
+        status, body = await _login_mfa(client, mfa_token=token, otp=enrolled.code())
+        assert status == 401 and body["success"] is False, name
+        response = await client.post(
+            "/verify_recovery_code", json={"mfa_token": token, "recovery_code": enrolled.codes[0]}
+        )
+        assert response.status_code == 401, name
 
 
 async def test_an_mfa_token_is_single_use(client: Client, enrolled: Enrolled) -> None:

@@ -1,4 +1,5 @@
-"""MFA next to the rest: a password reset keeps it on; its events carry no secrets."""
+"""MFA next to the rest: a password reset keeps it on, a password change or reset ends pending
+second-factor steps; its events carry no secrets."""
 
 from __future__ import annotations
 
@@ -34,6 +35,50 @@ async def test_a_password_reset_keeps_mfa_on(
         "/login_mfa", json={"mfa_token": mfa_token, "otp": enrolled.code()}
     )
     assert response.status_code == 200
+
+
+async def _second_steps_refused(client: Client, enrolled: Enrolled, mfa_token: str) -> None:
+    """Neither the `mfa_token` nor the legacy `{email, otp}` form finishes that login now."""
+    for body in (
+        {"mfa_token": mfa_token, "otp": enrolled.code()},
+        {"email": enrolled.email, "otp": enrolled.code()},
+    ):
+        response = await client.post("/login_mfa", json=body)
+        assert response.status_code == 401, body
+    response = await client.post(
+        "/verify_recovery_code", json={"mfa_token": mfa_token, "recovery_code": enrolled.codes[0]}
+    )
+    assert response.status_code == 401
+
+
+async def test_a_password_change_ends_pending_mfa_tokens(
+    client: Client, enrolled: Enrolled
+) -> None:
+    mfa_token = await password_step(client, enrolled)
+    response = await client.post(
+        "/update_password",
+        json={"existing_password": enrolled.user.password, "new_password": NEW_PASSWORD},
+        headers=enrolled.headers,
+    )
+    assert response.status_code == 200, await response.get_json()
+    await _second_steps_refused(client, enrolled, mfa_token)
+    # A fresh password step works as always.
+    enrolled.user.password = NEW_PASSWORD
+    fresh = await password_step(client, enrolled)
+    response = await client.post("/login_mfa", json={"mfa_token": fresh, "otp": enrolled.code()})
+    assert response.status_code == 200
+
+
+async def test_a_password_reset_ends_pending_mfa_tokens(
+    client: Client, rt: Runtime, enrolled: Enrolled
+) -> None:
+    mfa_token = await password_step(client, enrolled)
+    token, uidb64 = await reset_link(client, rt, enrolled.email)
+    response = await client.post(
+        f"/reset_password/{token}/{uidb64}", json={"password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200, await response.get_json()
+    await _second_steps_refused(client, enrolled, mfa_token)
 
 
 async def test_entity_events_carry_no_secrets(

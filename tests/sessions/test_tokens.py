@@ -11,8 +11,10 @@ from itsdangerous.timed import TimestampSigner
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.runtime import Runtime
+from quart_template.sessions import service
 from tests.support.factories import DEFAULT_PASSWORD, signed_in
-from tests.support.http import json_error
+from tests.support.http import auth, json_error
+from tests.support.signed import NOT_AN_ID, bad_tokens
 
 
 async def test_basic_and_bearer_headers_both_work(client: Client, rt: Runtime) -> None:
@@ -72,6 +74,17 @@ async def test_a_malformed_header_is_401_on_every_route_that_needs_a_token(
         headers={"Authorization": header},
     )
     await json_error(response, 401)
+
+
+async def test_a_genuinely_signed_token_with_a_bad_payload_is_401(
+    client: Client, rt: Runtime
+) -> None:
+    await signed_in(rt)
+    tokens = bad_tokens(service._serializer(rt.settings), NOT_AN_ID)
+    for name, token in tokens.items():
+        response = await client.get("/sessions", headers=auth(token))
+        assert response.status_code == 401, name
+        await json_error(response, 401)
 
 
 async def test_no_header_is_401(client: Client) -> None:

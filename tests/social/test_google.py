@@ -8,6 +8,7 @@ import pytest
 from quart.typing import TestClientProtocol as Client
 
 from tests.fakes.providers import GOOGLE_CLIENT_ID, FakeProviders
+from tests.support.http import json_error
 
 CERTS = "/google/certs"
 
@@ -59,6 +60,32 @@ async def test_both_google_issuer_spellings_are_accepted(
 ) -> None:
     token = providers.google_token(iss="accounts.google.com")
     assert (await client.post("/social/google", json={"idtoken": token})).status_code == 200
+
+
+async def test_a_nonce_sent_must_be_the_tokens(client: Client, providers: FakeProviders) -> None:
+    token = providers.google_token(nonce="n-0f3a9c")
+    for nonce in ("n-0f3a9c-other", "N-0F3A9C", "n-0f3a9"):
+        response = await client.post("/social/google", json={"idtoken": token, "nonce": nonce})
+        await json_error(response, 401)
+    # A token without a nonce claim does not satisfy a nonce either.
+    bare = providers.google_token()
+    response = await client.post("/social/google", json={"idtoken": bare, "nonce": "n-0f3a9c"})
+    await json_error(response, 401)
+    response = await client.post("/social/google", json={"idtoken": token, "nonce": "n-0f3a9c"})
+    assert response.status_code == 200
+    # Without a nonce in the body, nothing changes for existing front ends.
+    again = providers.google_token(nonce="n-77")
+    assert (await client.post("/social/google", json={"idtoken": again})).status_code == 200
+
+
+@pytest.mark.parametrize("nonce", ["", 5, None, ["n"], "n" * 513])
+async def test_an_odd_nonce_is_400(client: Client, providers: FakeProviders, nonce: object) -> None:
+    body = {"idtoken": providers.google_token(), "nonce": nonce}
+    response = await client.post("/social/google", json=body)
+    if nonce is None:  # null means "no nonce", as leaving it out does
+        assert response.status_code == 200
+    else:
+        await json_error(response, 400)
 
 
 async def test_a_signature_by_another_key_is_401(client: Client, providers: FakeProviders) -> None:

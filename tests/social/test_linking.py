@@ -1,6 +1,7 @@
 """Social sign-in and linking: a new provider account makes a person, the same one signs them
-in again; signed in links to the caller; signed out links by verified email only; a provider
-account has one owner; an MFA person still needs the second factor."""
+in again; signed in links to the caller; signed out links by verified email only (an unverified
+owner is taken over instead: see test_takeover.py); a provider account has one owner; an MFA
+person still needs the second factor."""
 
 from __future__ import annotations
 
@@ -143,17 +144,22 @@ async def test_an_invalid_authorization_header_is_401_not_anonymous(
 async def test_verified_provider_email_links_to_the_existing_person(
     client: Client, rt: Runtime, providers: FakeProviders
 ) -> None:
-    person = await create_person(rt, email="Ada@Example.com")
+    owner = await signed_in(rt, email="Ada@Example.com")
     token = providers.google_token(email="ada@example.com", email_verified=True)
     response = await client.post("/social/google", json={"idtoken": token})
     assert response.status_code == 200
-    assert (await response.get_json())["user"]["entity_id"] == person.entity_id
+    assert (await response.get_json())["user"]["entity_id"] == owner.person.entity_id
     assert len(await _linked_notices(rt)) == 1
-    # The password still works: linking took nothing away from a verified owner.
+    # The password and the sessions still work: linking took nothing from a verified owner.
     login = await client.post(
         "/login", json={"email": "ada@example.com", "password": DEFAULT_PASSWORD}
     )
     assert login.status_code == 200
+    listing = await client.get("/social", headers=owner.headers)
+    assert {m["provider"] for m in (await listing.get_json())["login_methods"]} == {
+        "signup",
+        "google",
+    }
 
 
 async def test_unverified_provider_email_is_409_and_changes_nothing(
@@ -168,29 +174,6 @@ async def test_unverified_provider_email_is_409_and_changes_nothing(
         assert await db.scalar(select(func.count()).select_from(Person)) == 1
         assert await db.scalar(select(func.count()).select_from(LoginMethod)) == 1
     assert await _linked_notices(rt) == []
-
-
-async def test_verified_provider_email_links_an_unverified_person_and_keeps_the_password(
-    client: Client, rt: Runtime, providers: FakeProviders
-) -> None:
-    owner = await signed_in(rt, email="ada@example.com", verified=False, password="own-pass-12")
-    token = providers.google_token(email="ada@example.com", email_verified=True)
-    response = await client.post("/social/google", json={"idtoken": token})
-    assert response.status_code == 200
-    body = await response.get_json()
-    assert body["user"]["verified"] is True
-    assert body["user"]["entity_id"] == owner.person.entity_id
-    # Linked, not taken over: the password and sessions stay; a notice was queued.
-    login = await client.post(
-        "/login", json={"email": "ada@example.com", "password": "own-pass-12"}
-    )
-    assert login.status_code == 200
-    listing = await client.get("/social", headers=owner.headers)
-    assert {m["provider"] for m in (await listing.get_json())["login_methods"]} == {
-        "signup",
-        "google",
-    }
-    assert len(await _linked_notices(rt)) == 1
 
 
 async def test_mfa_person_gets_the_second_factor_step_not_a_token(

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
+import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
 
 from quart_template.accounts.models import LoginMethod
+from quart_template.app import create_app
 from quart_template.runtime import Runtime
+from quart_template.settings import Settings
 from tests.fakes.providers import FakeProviders
 from tests.support.factories import DEFAULT_PASSWORD, signed_in
 from tests.support.http import json_error
+
+
+@pytest.fixture
+async def exposing(
+    make_settings: Callable[..., Settings], providers: FakeProviders
+) -> AsyncIterator[tuple[Client, Runtime]]:
+    """A client of an app with EXPOSE_PROVIDER_TOKENS=true, and its runtime."""
+    settings = make_settings(
+        provider_timeout=5.0, expose_provider_tokens=True, **providers.settings_overrides()
+    )
+    app = create_app(settings)
+    async with app.test_app() as served:
+        yield served.test_client(), app.extensions["runtime"]
 
 
 async def _methods(client: Client, headers: dict[str, str]) -> list[dict[str, object]]:
@@ -57,8 +75,32 @@ async def test_list_has_the_seed_profile_shape(
         }
         assert method["profile"]["name"] == method["provider"]
         assert len(method["profile"]["entity_id"]) == 32
-    assert by_provider["github"]["profile"]["access_token"] == auth["access_token"]
+    assert auth["access_token"]
     assert by_provider["github"]["profile"]["email"] == "elsewhere@example.com"
+    assert by_provider["github"]["profile"]["token_type"] == "bearer"
+
+
+async def test_provider_tokens_are_null_by_default(
+    client: Client, providers: FakeProviders
+) -> None:
+    headers = await _social_only(client, providers)
+    (method,) = await _methods(client, headers)
+    profile = method["profile"]
+    assert profile["access_token"] is None and profile["refresh_token"] is None  # type: ignore[index]
+    assert profile["scope"] == "user"  # type: ignore[index]
+
+
+async def test_expose_provider_tokens_shows_the_callers_own(
+    exposing: tuple[Client, Runtime], providers: FakeProviders
+) -> None:
+    client, rt = exposing
+    caller = await signed_in(rt)
+    code = providers.github_account(5, email="elsewhere@example.com")
+    linked = await client.post("/social/github", json={"code": code}, headers=caller.headers)
+    auth = (await linked.get_json())["auth"]
+    by_provider = {m["provider"]: m for m in await _methods(client, caller.headers)}
+    assert by_provider["github"]["profile"]["access_token"] == auth["access_token"]  # type: ignore[index]
+    assert by_provider["signup"]["profile"]["access_token"] is None  # type: ignore[index]
 
 
 async def test_list_requires_login(client: Client) -> None:
@@ -66,8 +108,9 @@ async def test_list_requires_login(client: Client) -> None:
 
 
 async def test_provider_tokens_are_encrypted_at_rest(
-    client: Client, rt: Runtime, providers: FakeProviders
+    exposing: tuple[Client, Runtime], providers: FakeProviders
 ) -> None:
+    client, rt = exposing
     headers = await _social_only(client, providers)
     (method,) = await _methods(client, headers)
     clear = method["profile"]["access_token"]  # type: ignore[index]

@@ -1,4 +1,5 @@
-"""Forgot, reset and update password: every change revokes sessions and notifies the owner."""
+"""Forgot, reset and update password: every change revokes sessions, ends pending second-factor
+steps (`mfa_token`s) and notifies the owner."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from quart_template.accounts import tokens
 from quart_template.accounts.models import Person
 from quart_template.accounts.passwords import check_password_policy, hash_password, verify_password
 from quart_template.accounts.repository import get_person, get_person_by_email
-from quart_template.db import utcnow
+from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
@@ -20,30 +21,52 @@ from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.proof import record_proof
 from quart_template.sessions.service import revoke_all_sessions
+from quart_template.signin.challenge import end_challenges
 
 log = logging.getLogger(__name__)
 
 UPDATE_SCOPE = "update_password"
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
 WRONG_EXISTING_PASSWORD = "The existing password is incorrect."
+STAND_IN_ADDRESS = "nobody@stand-in.invalid"
 
 
 async def send_reset_link(rt: Runtime, *, email: str, client: ClientInfo) -> None:
-    """Email a reset link to a known address; unknown ones get the same answer and nothing."""
+    """Email a reset link to a known address. An unknown one gets the same answer after the
+    same work, so the time taken does not tell which addresses have accounts: the same lookup,
+    a link signed for a stand-in, the same outbox INSERT and a committed write; only that row
+    is withdrawn before the commit, so nobody is emailed."""
     await rt.limiter.guard_email_sending(client.ip, email, scope="forgot_password")
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email, with_password=True)
-        if person is None:
-            return
-        data = {"link": tokens.reset_link(person, rt.settings), "first_name": person.first_name}
-        enqueue_email(
+        recipient = person or _stand_in()
+        data = {
+            "link": tokens.reset_link(recipient, rt.settings),
+            "first_name": recipient.first_name,
+        }
+        message = enqueue_email(
             db,
             key=rt.settings.encryption_key,
             event=messages.RESET_PASSWORD,
-            to=person.email,
+            to=recipient.email,
             data=data,
         )
-    log.info("reset link sent", extra={"event": "reset_requested", "person_id": person.entity_id})
+        if person is None:
+            await db.flush()
+            await db.delete(message)
+    log.info(
+        "reset requested",
+        extra={
+            "event": "reset_requested",
+            "person_id": person.entity_id if person else None,
+        },
+    )
+
+
+def _stand_in() -> Person:
+    """A person who is never stored, to sign a (useless) link for when the address is unknown;
+    the address itself is not written anywhere, not even in the withdrawn row."""
+    return Person(entity_id=new_entity_id(), email=STAND_IN_ADDRESS, first_name=None)
 
 
 async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str) -> None:
@@ -66,6 +89,7 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
                 # The link came by email: the address is proven.
                 person.verified, person.verified_on = True, utcnow()
             await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
+            await end_challenges(db, person_id=person.entity_id)
     except StaleDataError:
         raise BadRequest(INVALID_RESET_LINK) from None
     # The mailbox proved the owner: a lock set by guesses lifts (the next login may begin).
@@ -116,6 +140,7 @@ async def update_password(
             _set_password(db, current, new_hash, key=rt.settings.encryption_key)
             await revoke_all_sessions(db, person_id=person_id, by=person_id, keep=session_id)
             await record_proof(db, session_id=session_id)  # the old password was proved
+            await end_challenges(db, person_id=person_id)
     except StaleDataError:
         raise Forbidden(WRONG_EXISTING_PASSWORD) from None
     log.info("password updated", extra={"event": "password_updated", "person_id": person_id})

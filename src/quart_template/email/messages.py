@@ -25,6 +25,9 @@ RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"  # data: {"first_name"
 SOCIAL_LINKED = "SOCIAL_LINKED"  # data: {"provider", "first_name"}
 SOCIAL_UNLINKED = "SOCIAL_UNLINKED"  # data: {"provider", "first_name"}
 PASSWORD_REMOVED = "PASSWORD_REMOVED"  # password sign-in unlinked; data: {"first_name"}
+# A provider verified the address of an unverified account, which it then took over (the
+# password, sessions, MFA and other login methods were removed); data: {"provider", "first_name"}
+ACCOUNT_TAKEN_OVER_BY_PROVIDER = "ACCOUNT_TAKEN_OVER_BY_PROVIDER"
 
 ALL_EVENTS = (
     USER_CREATED,
@@ -38,6 +41,7 @@ ALL_EVENTS = (
     SOCIAL_LINKED,
     SOCIAL_UNLINKED,
     PASSWORD_REMOVED,
+    ACCOUNT_TAKEN_OVER_BY_PROVIDER,
 )
 
 
@@ -67,6 +71,10 @@ MESSAGES: dict[str, EmailTemplate] = {
         "A {{ provider|provider_name }} account was unlinked", "social_unlinked"
     ),
     PASSWORD_REMOVED: EmailTemplate("Password sign-in was removed", "password_removed"),
+    ACCOUNT_TAKEN_OVER_BY_PROVIDER: EmailTemplate(
+        "{{ provider|provider_name }} confirmed your address: your account was reset",
+        "account_taken_over",
+    ),
 }
 
 

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,6 +19,7 @@ from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
+from quart_template.signing import random_id, read_signed
 
 # Refresh `last_used_at` at most this often: a read should not write on every request.
 LAST_USED_GRANULARITY = timedelta(seconds=60)
@@ -74,11 +75,10 @@ async def authenticate_token(
 ) -> tuple[Person, AuthSession] | None:
     """The person and session behind a token, or None if it is forged, expired or revoked.
     Reads only, so it can run in a read-only transaction; see `needs_touch`/`touch_only`."""
-    try:
-        session_id = _serializer(settings).loads(token, max_age=settings.access_token_expire)
-    except BadSignature:
-        return None
-    if not isinstance(session_id, str):
+    session_id = random_id(
+        read_signed(_serializer(settings), token, max_age=settings.access_token_expire)
+    )
+    if session_id is None:
         return None
     now = utcnow()
     result = await db.execute(

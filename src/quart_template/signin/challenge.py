@@ -7,8 +7,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
@@ -18,6 +18,7 @@ from quart_template.request_meta import ClientInfo
 from quart_template.sessions.service import issue_session
 from quart_template.settings import Settings
 from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
+from quart_template.signing import random_id, read_signed
 
 CHALLENGE_SALT = "mfa-challenge"
 
@@ -78,11 +79,9 @@ async def find_challenge(
         MfaChallenge.expires_at > now, MfaChallenge.used_at.is_(None)
     )
     if mfa_token is not None:
-        try:
-            challenge_id = _serializer(settings).loads(mfa_token, max_age=settings.mfa_token_expire)
-        except BadSignature:
-            return None
-        if not isinstance(challenge_id, str):
+        signed = read_signed(_serializer(settings), mfa_token, max_age=settings.mfa_token_expire)
+        challenge_id = random_id(signed)
+        if challenge_id is None:
             return None
         query = query.where(MfaChallenge.id_hash == _hash(challenge_id))
     elif person_id is not None:
@@ -92,3 +91,19 @@ async def find_challenge(
     else:
         return None
     return (await db.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def end_challenges(db: AsyncSession, *, person_id: str) -> None:
+    """Spend every live challenge of the person, in the caller's transaction: a first factor
+    passed before a password change, a reset or a takeover must not finish a login after it."""
+    now = utcnow()
+    await db.execute(
+        update(MfaChallenge)
+        .where(
+            MfaChallenge.person_id == person_id,
+            MfaChallenge.used_at.is_(None),
+            MfaChallenge.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )

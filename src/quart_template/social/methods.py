@@ -1,5 +1,5 @@
-"""The caller's login methods: list them in Flask Template's shape, unlink one (never the last,
-and the owner is told)."""
+"""The caller's login methods: list them in Flask Template's shape (provider tokens only when
+EXPOSE_PROVIDER_TOKENS says so), unlink one (never the last, and the owner is told)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quart_template.accounts.models import Person
+from quart_template.accounts.models import LoginMethod, Person
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Conflict, Unauthorized
 from quart_template.events.outbox import enqueue_email
@@ -23,19 +23,26 @@ LAST_METHOD = (
 
 
 async def list_methods(rt: Runtime, *, person_id: str) -> list[dict[str, Any]]:
-    """`[{"profile": {...}, "provider": ...}]`, tokens of the caller's own methods only."""
+    """`[{"profile": {...}, "provider": ...}]`. The provider tokens (the caller's own) are shown
+    only with EXPOSE_PROVIDER_TOKENS: a stolen access token should not also be a GitHub token."""
     key = rt.settings.encryption_key
     async with rt.db() as db, db.begin():
         methods = await repo.list_with_tokens(db, person_id=person_id)
+
+    def token(method: LoginMethod, field: str) -> str | None:
+        if not rt.settings.expose_provider_tokens:
+            return None
+        return repo.open_token(method, field, key=key)
+
     return [
         {
             "profile": {
-                "access_token": repo.open_token(method, "access_token", key=key),
+                "access_token": token(method, "access_token"),
                 "email": method.email,
                 "entity_id": method.entity_id,
                 "expires_in": method.expires_in,
                 "name": method.provider,
-                "refresh_token": repo.open_token(method, "refresh_token", key=key),
+                "refresh_token": token(method, "refresh_token"),
                 "refresh_token_expires_in": method.refresh_token_expires_in,
                 "scope": method.scope,
                 "token_type": method.token_type,

@@ -10,6 +10,7 @@ from pydantic import Field
 from quart_template.schema import RequestModel, ResponseModel
 
 TOKEN_MAX = 8192
+NONCE_MAX = 512
 
 
 class CodeSignIn(RequestModel):
@@ -19,9 +20,11 @@ class CodeSignIn(RequestModel):
 
 
 class GoogleSignIn(RequestModel):
-    """Google: the ID token from Google Sign-In."""
+    """Google: the ID token from Google Sign-In, and the nonce the front end asked Google to
+    put in it (when sent, the token's `nonce` claim must equal it)."""
 
     idtoken: str = Field(min_length=1, max_length=TOKEN_MAX)
+    nonce: str | None = Field(None, min_length=1, max_length=NONCE_MAX)
 
 
 class FacebookSignIn(RequestModel):

@@ -1,4 +1,4 @@
-"""The linking rules: who a verified provider account signs in, or links to. Each
+"""The linking rules: who a verified provider account signs in, links to, or takes over. Each
 sign-in is one transaction (never a half-created person); a race with a concurrent first
 sign-in of the same account loses on a unique key and is retried, finding the winner's row."""
 
@@ -25,6 +25,7 @@ from quart_template.signin.challenge import first_factor_passed
 from quart_template.signin.outcomes import SignedIn, SignInOutcome
 from quart_template.social import repository as repo
 from quart_template.social.providers.base import Identity
+from quart_template.social.takeover import take_over
 from quart_template.social.transactions import retryable, write_gate
 
 log = logging.getLogger(__name__)
@@ -121,24 +122,19 @@ async def _person_for(db: AsyncSession, rt: Runtime, identity: Identity) -> Pers
 async def _link_by_email(
     db: AsyncSession, rt: Runtime, person: Person, identity: Identity
 ) -> Person:
-    """Only an address the provider verified proves the same owner (no takeover by email)."""
+    """Only an address the provider verified proves the same owner. A verified person keeps
+    everything and gains a login method; an unverified one is taken over by the provider's
+    user (whoever set it up never proved the address)."""
     if not identity.email_verified:
         raise Conflict(
             "An account with this email already exists. Sign in to it first, then link "
             f"your {title(identity.provider)} account."
         )
-    if not person.verified:
-        _mark_verified(person)
-    _link(db, rt, person, identity)
+    if person.verified:
+        _link(db, rt, person, identity)
+    else:
+        await take_over(db, rt, person, identity)
     return person
-
-
-def _mark_verified(person: Person) -> None:
-    """The provider proved the address, so the person is verified. The password and sessions
-    stay (the linking email notice warns an owner who did not do it)."""
-    person.verified = True
-    person.verified_on = utcnow()
-    person.changed_by_id = person.entity_id
 
 
 async def _new_person(db: AsyncSession, rt: Runtime, identity: Identity) -> Person:

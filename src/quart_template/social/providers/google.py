@@ -1,5 +1,6 @@
 """Google: the ID token is verified here, never trusted: RS256 signature by a key of Google's
-JWKS, our client id as audience, Google as issuer, not expired."""
+JWKS, our client id as audience, Google as issuer, not expired, and the client's nonce when it
+sends one."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ async def exchange(
     if key is None:
         raise Unauthorized(INVALID)
     claims = _verified_claims(payload.idtoken, key.key, audience=settings.google_client_id)
+    # The nonce binds the token to the sign-in the front end started: a token minted for
+    # another sign-in (replayed, or injected into this one) carries another nonce, or none.
+    if payload.nonce is not None and claims.get("nonce") != payload.nonce:
+        raise Unauthorized(INVALID)
     return _identity(payload.idtoken, claims)
 
 
