@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # (an indexed query that finds nothing is cheap).
 IN_APP_POLL_SECONDS = 1.0
 STANDALONE_POLL_SECONDS = 0.1
+BACKGROUND_GRACE_SECONDS = 5.0
 
 
 def event_destinations(settings: Settings) -> tuple[str, ...]:
@@ -101,6 +102,8 @@ def _destinations(rt: Runtime) -> list[Destination]:
 async def close_runtime(rt: Runtime) -> None:
     """Stop the relay cleanly (undelivered rows stay in the outbox), then close every
     connection: destinations, rate-limit store, HTTP client, engine."""
+    if rt.background:
+        await asyncio.wait(rt.background, timeout=BACKGROUND_GRACE_SECONDS)
     if rt.relay is not None:
         await rt.relay.stop()
         for destination in rt.relay.destinations.values():

@@ -198,7 +198,10 @@ class CredentialLimiter:
         waits = [await self.retry_after(item, *key) for item, key in keys]
         blocked = [wait for wait in waits if wait is not None]
         if blocked:
-            log.info("rate limited", extra={"event": "rate_limited", "scope": scope})
+            log.info(  # a security event without a known person: the log line only
+                "security event: rate_limited",
+                extra={"event": "rate_limited", "security_event": True, "scope": scope},
+            )
             raise TooManyRequests(max(blocked))
 
     async def _count_or_refuse(self, keys: list[Key], scope: str) -> None:

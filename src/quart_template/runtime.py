@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -39,6 +39,14 @@ class Runtime:
     pusher: pusher.Pusher | None = None
     # The outbox backlog per destination (for /metrics).
     outbox_metrics: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    # Writes that must not delay the answer they belong to; awaited at shutdown.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def run_soon(self, work: Awaitable[None]) -> None:
+        """Run `work` after the current answer, keeping it until it is done."""
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
 
 def runtime() -> Runtime:

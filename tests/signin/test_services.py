@@ -3,10 +3,13 @@ runtime and the client they are told of."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from quart import has_request_context
 from sqlalchemy import select
 
+from quart_template.accounts.models import Person
 from quart_template.errors import TooManyRequests, Unauthorized
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
@@ -55,3 +58,26 @@ async def test_an_mfa_person_gets_the_second_factor_step(rt: Runtime) -> None:
         "user": {"mfa_enabled": True, "email": person.email, "verified": True},
         "mfa_token": outcome.mfa_token,
     }
+
+
+async def test_a_password_changed_while_it_was_checked_signs_nobody_in(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset or takeover that lands during the (slow) hash check wins: no session."""
+    from quart_template.signin import password as password_step
+
+    person = await create_person(rt)
+    real_verify = password_step.verify_password
+
+    async def verify_then_reset(*args: Any, **kwargs: Any) -> Any:
+        result = await real_verify(*args, **kwargs)
+        async with rt.db() as db, db.begin():
+            current = await db.get_one(Person, person.entity_id)
+            current.password_hash = None  # e.g. a provider took the account over meanwhile
+        return result
+
+    monkeypatch.setattr(password_step, "verify_password", verify_then_reset)
+    with pytest.raises(Unauthorized):
+        await log_in(rt, email=person.email, password=DEFAULT_PASSWORD, client=CLIENT)
+    async with rt.db() as db:
+        assert (await db.execute(select(AuthSession))).first() is None

@@ -19,6 +19,7 @@ from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record, record_alone
 from quart_template.sessions.proof import record_proof
 from quart_template.sessions.service import revoke_all_sessions
 from quart_template.signin.challenge import end_challenges
@@ -69,7 +70,9 @@ def _stand_in() -> Person:
     return Person(entity_id=new_entity_id(), email=STAND_IN_ADDRESS, first_name=None)
 
 
-async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str) -> None:
+async def reset_password(
+    rt: Runtime, *, token: str, uidb64: str, password: str, client: ClientInfo
+) -> None:
     """Set a new password from a reset link: single use, every session ends, nobody signs in."""
     payload = tokens.read_link(token, uidb64, purpose=tokens.RESET, settings=rt.settings)
     if payload is None:
@@ -90,11 +93,11 @@ async def reset_password(rt: Runtime, *, token: str, uidb64: str, password: str)
                 person.verified, person.verified_on = True, utcnow()
             await revoke_all_sessions(db, person_id=person.entity_id, by=person.entity_id)
             await end_challenges(db, person_id=person.entity_id)
+            record(db, "password_reset", person_id=person.entity_id, client=client)
     except StaleDataError:
         raise BadRequest(INVALID_RESET_LINK) from None
     # The mailbox proved the owner: a lock set by guesses lifts (the next login may begin).
     await rt.limiter.clear(person.email)
-    log.info("password reset", extra={"event": "password_reset", "person_id": person.entity_id})
 
 
 async def _person_for_reset(
@@ -124,8 +127,8 @@ async def update_password(
     ok, _ = await verify_password(person.password_hash, existing, settings=rt.settings)
     if not ok:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=UPDATE_SCOPE)
-        log.info(
-            "re-auth failed", extra={"event": "password_update_denied", "person_id": person_id}
+        await record_alone(
+            rt, "reauth_failed", person_id=person_id, client=client, scope=UPDATE_SCOPE
         )
         raise Forbidden(WRONG_EXISTING_PASSWORD)
     problem = check_password_policy(new, email=person.email)
@@ -141,9 +144,9 @@ async def update_password(
             await revoke_all_sessions(db, person_id=person_id, by=person_id, keep=session_id)
             await record_proof(db, session_id=session_id)  # the old password was proved
             await end_challenges(db, person_id=person_id)
+            record(db, "password_changed", person_id=person_id, client=client)
     except StaleDataError:
         raise Forbidden(WRONG_EXISTING_PASSWORD) from None
-    log.info("password updated", extra={"event": "password_updated", "person_id": person_id})
 
 
 def _set_password(db: AsyncSession, person: Person, new_hash: str, *, key: bytes) -> None:

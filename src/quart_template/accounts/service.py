@@ -23,6 +23,7 @@ from quart_template.errors import BadRequest
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record
 from quart_template.sessions.service import issue_session
 from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
 
@@ -116,6 +117,7 @@ async def verify_email(
             person.verified_on = utcnow()
             person.changed_by_id = person.entity_id
             await db.flush()
+            record(db, "email_verified", person_id=person.entity_id, client=client)
             outcome: SignInOutcome
             if person.mfa_enabled:
                 # A link from a mailbox is no second factor: this person signs in normally.
@@ -123,11 +125,17 @@ async def verify_email(
             else:
                 issued = await issue_session(db, settings=rt.settings, person=person, client=client)
                 outcome = SignedIn(person=person, token=issued)
+                record(
+                    db,
+                    "login_succeeded",
+                    person_id=person.entity_id,
+                    client=client,
+                    factor="email_link",
+                )
     except StaleDataError:
         raise BadRequest(ALREADY_CONFIRMED) from None
     if isinstance(outcome, SignedIn):
         await rt.limiter.clear(person.email)
-    log.info("email verified", extra={"event": "email_verified", "person_id": person.entity_id})
     return outcome
 
 

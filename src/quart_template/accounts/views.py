@@ -71,7 +71,11 @@ async def logout() -> Response:
     """Revoke the presented token on the server."""
     caller = current_caller()
     await end_session(
-        runtime(), person_id=caller.person.entity_id, session_id=caller.session.entity_id
+        runtime(),
+        person_id=caller.person.entity_id,
+        session_id=caller.session.entity_id,
+        client=client_info(),
+        event="logout",
     )
     return _message(LOGGED_OUT)
 
@@ -93,7 +97,7 @@ async def forgot_password(data: EmailRequest) -> Response:
 async def reset_password(token: str, uidb64: str, data: ResetPasswordRequest) -> Response:
     """Set a new password from the emailed link; every session ends, nobody is signed in."""
     await password_change.reset_password(
-        runtime(), token=token, uidb64=uidb64, password=data.password
+        runtime(), token=token, uidb64=uidb64, password=data.password, client=client_info()
     )
     return _message(RESET_DONE)
 

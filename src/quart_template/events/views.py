@@ -18,8 +18,9 @@ from quart_template.errors import Forbidden, NotFound
 from quart_template.events.pusher import private_channel
 from quart_template.runtime import runtime
 from quart_template.schema import ResponseModel
+from quart_template.security.service import record_alone
 from quart_template.sessions.auth import current_caller, login_required
-from quart_template.web import reply
+from quart_template.web import client_info, reply
 
 blueprint = Blueprint("events", __name__)
 
@@ -83,6 +84,13 @@ async def pusher_auth(data: PusherAuthRequest) -> Response:
         or match["entity"] not in ENTITIES
         or data.channel_name != private_channel(match["entity"], owner)
     ):
+        await record_alone(
+            runtime(),
+            "pusher_denied",
+            person_id=owner,
+            client=client_info(),
+            channel=data.channel_name,
+        )
         raise Forbidden("You may only subscribe to your own private channels.")
     signed: dict[str, str] = client.authenticate(
         channel=data.channel_name, socket_id=data.socket_id

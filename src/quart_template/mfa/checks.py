@@ -14,6 +14,7 @@ from quart_template.mfa.crypto import DecryptionError, decrypt_text
 from quart_template.mfa.models import OtpMethod
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record_alone
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -104,4 +105,7 @@ async def check_password(rt: Runtime, *, person: Person, password: str, client: 
     ok, _ = await verify_password(stored, password, settings=rt.settings)
     if not ok:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=PASSWORD_SCOPE)
+        await record_alone(
+            rt, "reauth_failed", person_id=person.entity_id, client=client, scope=PASSWORD_SCOPE
+        )
         raise Forbidden(WRONG_PASSWORD)

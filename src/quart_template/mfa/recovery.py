@@ -19,6 +19,7 @@ from quart_template.mfa.models import RecoveryCode
 from quart_template.mfa.recovery_codes import hash_code, new_code, normalise_code
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,13 +98,15 @@ def _reveal(row: RecoveryCode, settings: Settings) -> str | None:
         return None
 
 
-async def list_codes(rt: Runtime, *, person: Person) -> CodeListing:
-    """The unused codes, decrypted when viewable; otherwise only their number."""
+async def list_codes(rt: Runtime, *, person: Person, client: ClientInfo) -> CodeListing:
+    """The unused codes, decrypted when viewable; otherwise only their number. Looking at
+    them is a security event (whoever sees them can sign in)."""
     viewable = rt.settings.recovery_codes_viewable
     async with rt.db() as db, db.begin():
         rows = await repository.list_recovery_codes(
             db, person_id=person.entity_id, unused_only=True, with_copy=viewable
         )
+        record(db, "recovery_codes_viewed", person_id=person.entity_id, client=client)
     if not viewable:
         return CodeListing(codes=None, count=len(rows))
     codes = [code for code in (_reveal(row, rt.settings) for row in rows) if code is not None]
@@ -121,6 +124,7 @@ async def regenerate_codes(rt: Runtime, *, person: Person, client: ClientInfo) -
         if method is None or not method.confirmed:
             raise BadRequest(NOT_SET_UP)
         codes = await issue_codes(db, settings=rt.settings, person_id=person.entity_id)
+        record(db, "recovery_codes_regenerated", person_id=person.entity_id, client=client)
         enqueue_email(
             db,
             key=rt.settings.encryption_key,
@@ -128,8 +132,4 @@ async def regenerate_codes(rt: Runtime, *, person: Person, client: ClientInfo) -
             to=person.email,
             data={"first_name": person.first_name},
         )
-    log.info(
-        "recovery codes regenerated",
-        extra={"event": "recovery_codes_regenerated", "person_id": person.entity_id},
-    )
     return codes

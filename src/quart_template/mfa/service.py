@@ -26,6 +26,7 @@ from quart_template.mfa.checks import (
 from quart_template.mfa.crypto import DecryptionError, encrypt_text
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record, record_alone
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.proof import record_proof, require_recent_proof
 from quart_template.settings import Settings
@@ -134,11 +135,12 @@ async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientIn
         if step is not None:
             method.confirmed = True
             remember_confirmation(method, step)
+            record(db, "mfa_otp_confirmed", person_id=current.entity_id, client=client)
             codes = await recovery.issue_codes(
                 db, settings=rt.settings, person_id=current.entity_id
             )
     if step is None:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
+        await record_alone(rt, "mfa_code_refused", person_id=person.entity_id, client=client)
         raise Forbidden(INVALID_OTP)
-    log.info("otp confirmed", extra={"event": "mfa_otp_confirmed", "person_id": person.entity_id})
     return codes

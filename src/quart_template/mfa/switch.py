@@ -3,7 +3,7 @@ in the session), off with an unspent code or the password (which prove the calle
 
 from __future__ import annotations
 
-import logging
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,10 +29,9 @@ from quart_template.mfa.service import (
 )
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record, record_alone
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.proof import record_proof, require_recent_proof
-
-log = logging.getLogger(__name__)
 
 
 async def enable_mfa(
@@ -58,6 +57,7 @@ async def enable_mfa(
             forget_confirmation(method)
             current.mfa_enabled = True
             current.changed_by_id = current.entity_id
+            record(db, "mfa_enabled", person_id=current.entity_id, client=client)
             enqueue_email(
                 db,
                 key=rt.settings.encryption_key,
@@ -66,9 +66,7 @@ async def enable_mfa(
                 data=_mail_data(current),
             )
     if not accepted:
-        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
-        raise Forbidden(INVALID_OTP)
-    log.info("mfa enabled", extra={"event": "mfa_enabled", "person_id": person.entity_id})
+        await _refuse(rt, person, client)
 
 
 async def disable_mfa(
@@ -102,10 +100,16 @@ async def disable_mfa(
         if accepted:
             await _turn_off(db, current, method, key=rt.settings.encryption_key)
             await record_proof(db, session_id=session.entity_id)
+            record(db, "mfa_disabled", person_id=current.entity_id, client=client)
     if not accepted:
-        await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
-        raise Forbidden(INVALID_OTP)
-    log.info("mfa disabled", extra={"event": "mfa_disabled", "person_id": person.entity_id})
+        await _refuse(rt, person, client)
+
+
+async def _refuse(rt: Runtime, person: Person, client: ClientInfo) -> NoReturn:
+    """A wrong code from a signed-in person: counted, in their history, 403."""
+    await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
+    await record_alone(rt, "mfa_code_refused", person_id=person.entity_id, client=client)
+    raise Forbidden(INVALID_OTP)
 
 
 async def _turn_off(

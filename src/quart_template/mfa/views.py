@@ -102,7 +102,9 @@ async def setup_mfa(data: SetupMfaRequest) -> Response:
 async def recovery_codes() -> Response:
     """The unused recovery codes (only their number when RECOVERY_CODES_VIEWABLE is false);
     needs a recent proof in the session."""
-    listing = await recovery.list_codes(runtime(), person=current_caller().person)
+    listing = await recovery.list_codes(
+        runtime(), person=current_caller().person, client=client_info()
+    )
     if listing.codes is None:
         return reply({"success": True, "count": listing.count}, no_store=True)
     return reply({"data": listing.codes, "success": True}, no_store=True)

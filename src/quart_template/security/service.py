@@ -23,28 +23,64 @@ HISTORY_LENGTH = 50
 
 
 def record(
-    db: AsyncSession, event: str, *, person_id: str | None, client: ClientInfo | None
+    db: AsyncSession,
+    event: str,
+    *,
+    person_id: str | None,
+    client: ClientInfo | None,
+    **details: str,
 ) -> None:
     """Log the event and, when the person is known, add it to their history in `db`'s
-    transaction (so it is kept exactly when the change itself is)."""
-    _log(event, person_id, client)
+    transaction (so it is kept exactly when the change itself is). `details` go to the log
+    line only (a scope, a factor, a provider; never a secret)."""
+    _log(event, person_id, client, details)
     if person_id is not None:
         db.add(_row(event, person_id, client))
 
 
 async def record_alone(
-    rt: Runtime, event: str, *, person_id: str | None, client: ClientInfo | None
+    rt: Runtime,
+    event: str,
+    *,
+    person_id: str | None,
+    client: ClientInfo | None,
+    **details: str,
 ) -> None:
     """The same, for an event that changes nothing else (a refused credential, a denial)."""
-    _log(event, person_id, client)
+    _log(event, person_id, client, details)
     if person_id is not None:
         async with rt.db() as db, db.begin():
             db.add(_row(event, person_id, client))
 
 
-def log_only(event: str, *, person_id: str | None, client: ClientInfo | None) -> None:
-    """An event with no history row (e.g. a rate-limit refusal for an unknown account)."""
-    _log(event, person_id, client)
+def record_soon(
+    rt: Runtime,
+    event: str,
+    *,
+    person_id: str,
+    client: ClientInfo | None,
+    **details: str,
+) -> None:
+    """The same, stored after the answer: a failed login of a known person must take as long
+    as one of an unknown address (no extra write before the 401 tells them apart)."""
+    _log(event, person_id, client, details)
+    rt.run_soon(_store_quietly(rt, _row(event, person_id, client)))
+
+
+async def _store_quietly(rt: Runtime, row: SecurityEvent) -> None:
+    try:
+        async with rt.db() as db, db.begin():
+            db.add(row)
+    except Exception as exc:  # the answer is gone: a lost history row is logged, not raised
+        log.warning(
+            "security event not stored",
+            extra={"event": "security_event_lost", "error": type(exc).__name__},
+        )
+
+
+def log_only(event: str, *, client: ClientInfo | None, **details: str) -> None:
+    """An event of no known person (e.g. a failed login for an unknown address): a log line."""
+    _log(event, None, client, details)
 
 
 async def latest_events(rt: Runtime, *, person_id: str) -> list[SecurityEvent]:
@@ -69,8 +105,11 @@ def _row(event: str, person_id: str, client: ClientInfo | None) -> SecurityEvent
     )
 
 
-def _log(event: str, person_id: str | None, client: ClientInfo | None) -> None:
-    extra = {"event": event, "security_event": True, "person_id": person_id}
+def _log(
+    event: str, person_id: str | None, client: ClientInfo | None, details: dict[str, str]
+) -> None:
+    extra: dict[str, object] = {"event": event, "security_event": True, "person_id": person_id}
     if client is not None:
         extra["ip"] = client.ip
-    log.info("security event", extra=extra)
+    extra.update(details)
+    log.info("security event: %s", event, extra=extra)

@@ -17,6 +17,7 @@ from quart_template.accounts.models import Person
 from quart_template.db import reader, utcnow
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
 from quart_template.signing import random_id, read_signed
@@ -126,15 +127,18 @@ async def find_session(
     return result.scalar_one_or_none()
 
 
-async def end_session(rt: Runtime, *, person_id: str, session_id: str) -> bool:
-    """Revoke one of the person's own sessions (logout, or from the session list); False when
-    there is no such live session."""
+async def end_session(
+    rt: Runtime, *, person_id: str, session_id: str, client: ClientInfo, event: str
+) -> bool:
+    """Revoke one of the person's own sessions (`event`: "logout", or "session_revoked" from
+    the session list); False when there is no such live session."""
     try:
         async with rt.db() as db, db.begin():
             row = await find_session(db, person_id=person_id, entity_id=session_id, for_update=True)
             if row is None:
                 return False
             await revoke_session(db, session=row, by=person_id)
+            record(db, event, person_id=person_id, client=client)
     except StaleDataError:
         return False  # revoked by a concurrent request
     return True

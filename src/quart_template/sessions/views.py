@@ -13,7 +13,7 @@ from quart_template.schema import Message, ResponseModel
 from quart_template.sessions.auth import current_caller, login_required
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.service import end_session, sessions_of
-from quart_template.web import reply
+from quart_template.web import client_info, reply
 
 blueprint = Blueprint("sessions", __name__)
 
@@ -66,7 +66,11 @@ async def revoke(session_id: str) -> Response:
     """Sign out one of the caller's sessions (any of them, the current one included)."""
     caller = current_caller()
     ended = await end_session(
-        runtime(), person_id=caller.person.entity_id, session_id=session_id[:64]
+        runtime(),
+        person_id=caller.person.entity_id,
+        session_id=session_id[:64],
+        client=client_info(),
+        event="session_revoked",
     )
     if not ended:
         raise NotFound(UNKNOWN_SESSION)

@@ -4,6 +4,7 @@ transaction holds the single write lock, and a hash takes tens of milliseconds."
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +15,9 @@ from quart_template.db import reader
 from quart_template.errors import Unauthorized
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import log_only, record, record_soon
 from quart_template.signin.challenge import first_factor_passed
-from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInOutcome
+from quart_template.signin.outcomes import SignedIn, SignInOutcome
 
 log = logging.getLogger(__name__)
 
@@ -32,31 +34,41 @@ async def log_in(rt: Runtime, *, email: str, password: str, client: ClientInfo) 
     stored = person.password_hash if person is not None else None
     ok, new_hash = await verify_password(stored, password, settings=rt.settings)
     if person is None or not ok:
-        await rt.limiter.record_failure(client.ip, account=email, scope=LOGIN_SCOPE)
-        reason = "unknown_email" if person is None else "wrong_password"
-        log.info("login failed", extra={"event": "login_failed", "reason": reason, "ip": client.ip})
-        raise Unauthorized(BAD_CREDENTIALS)
+        await _refuse(rt, person, email=email, client=client)
     async with rt.db() as db, db.begin():
+        # The password may have changed (or been removed) while it was being checked.
+        current = await get_person(db, entity_id=person.entity_id, with_password=True)
+        if current is None or current.password_hash != stored:
+            raise Unauthorized(BAD_CREDENTIALS)
         if new_hash is not None:
-            person = await _store_rehash(db, person, old_hash=stored, new_hash=new_hash)
+            current = await _store_rehash(db, current, new_hash=new_hash)
         outcome = await first_factor_passed(
-            db, settings=rt.settings, person=person, method="password", client=client
+            db, settings=rt.settings, person=current, method="password", client=client
         )
+        event = "login_succeeded" if isinstance(outcome, SignedIn) else "login_mfa_required"
+        record(db, event, person_id=current.entity_id, client=client, factor="password")
     if isinstance(outcome, SignedIn):
         # Every factor passed; a password step still waiting for the second one clears nothing.
-        await rt.limiter.clear(person.email)
-    event = "login_mfa_required" if isinstance(outcome, SecondFactorNeeded) else "login_succeeded"
-    log.info("login", extra={"event": event, "person_id": person.entity_id, "ip": client.ip})
+        await rt.limiter.clear(current.email)
     return outcome
 
 
-async def _store_rehash(
-    db: AsyncSession, person: Person, *, old_hash: str | None, new_hash: str
-) -> Person:
-    """Upgrade a hash made with old parameters (or a legacy scheme), unless it changed meanwhile."""
-    current = await get_person(db, entity_id=person.entity_id, with_password=True)
-    if current is None or current.password_hash != old_hash:
-        return current or person
+async def _refuse(
+    rt: Runtime, person: Person | None, *, email: str, client: ClientInfo
+) -> NoReturn:
+    """Count the failure, record it in the person's history when there is one, and 401."""
+    await rt.limiter.record_failure(client.ip, account=email, scope=LOGIN_SCOPE)
+    if person is None:
+        log_only("login_failed", client=client, reason="unknown_email")
+    else:
+        record_soon(
+            rt, "login_failed", person_id=person.entity_id, client=client, reason="wrong_password"
+        )
+    raise Unauthorized(BAD_CREDENTIALS)
+
+
+async def _store_rehash(db: AsyncSession, current: Person, *, new_hash: str) -> Person:
+    """Upgrade a hash made with old parameters (or a legacy scheme)."""
     current.password_hash = new_hash
     current.changed_by_id = current.entity_id
     await db.flush()

@@ -5,8 +5,6 @@ their limits: a password with the other re-authentications, a code with the seco
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,12 +14,11 @@ from quart_template.mfa import recovery, repository
 from quart_template.mfa.checks import OTP_SCOPE, accept_code, check_password
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record, record_alone
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.proof import record_proof
 from quart_template.settings import Settings
 from quart_template.signin.second_factor import RECOVERY_SCOPE
-
-log = logging.getLogger(__name__)
 
 INVALID_OTP = "Invalid OTP code."
 INVALID_RECOVERY_CODE = "Invalid recovery code."
@@ -43,18 +40,15 @@ async def reauthenticate(
         await check_password(rt, person=person, password=password, client=client)
         async with rt.db() as db, db.begin():
             await record_proof(db, session_id=session.entity_id)
-        factor = "password"
-    elif otp is not None:
+            record(
+                db, "reauthenticated", person_id=person.entity_id, client=client, factor="password"
+            )
+        return
+    if otp is not None:
         await _prove(rt, person, session, client, otp=otp)
-        factor = "otp"
     else:
         assert recovery_code is not None  # the schema insists on exactly one
         await _prove(rt, person, session, client, recovery_code=recovery_code)
-        factor = "recovery_code"
-    log.info(
-        "re-authenticated",
-        extra={"event": "reauthenticated", "person_id": person.entity_id, "factor": factor},
-    )
 
 
 async def _prove(
@@ -85,11 +79,19 @@ async def _prove(
                 )
             if proved:
                 await record_proof(db, session_id=session.entity_id)
+                factor = "otp" if otp is not None else "recovery_code"
+                if recovery_code is not None:
+                    record(db, "recovery_code_used", person_id=person.entity_id, client=client)
+                record(
+                    db, "reauthenticated", person_id=person.entity_id, client=client, factor=factor
+                )
     except StaleDataError:
         proved = False  # a concurrent request spent the same code
     if not proved:
         await rt.limiter.record_failure(client.ip, account=person.email, scope=scope)
-        log.info("re-authentication failed", extra={"event": "reauth_failed", "scope": scope})
+        await record_alone(
+            rt, "reauth_failed", person_id=person.entity_id, client=client, scope=scope
+        )
         raise Forbidden(wrong)
 
 

@@ -21,6 +21,7 @@ from quart_template.mfa.checks import OTP_SCOPE, accept_code
 from quart_template.mfa.models import MfaChallenge
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import log_only, record, record_alone
 from quart_template.sessions.service import issue_session
 from quart_template.signin.challenge import find_challenge
 from quart_template.signin.outcomes import SignedIn
@@ -57,7 +58,7 @@ async def _pending_login(rt: Runtime, attempt: Attempt, scope: str) -> tuple[str
         or not person.mfa_enabled
         or (email_key is not None and person.email_key != email_key)
     ):
-        await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=scope)
+        await _refuse(rt, attempt, NO_CHALLENGE, person=None, scope=scope)
     await rt.limiter.guard_credentials(attempt.client.ip, account=person.email, scope=scope)
     return challenge.id_hash, person
 
@@ -85,10 +86,18 @@ async def _find_pending(rt: Runtime, attempt: Attempt) -> tuple[MfaChallenge | N
 
 
 async def _refuse(
-    rt: Runtime, attempt: Attempt, message: str, *, account: str | None, scope: str
+    rt: Runtime, attempt: Attempt, message: str, *, person: Person | None, scope: str
 ) -> NoReturn:
+    """Count the failure against the person's account (when the code was wrong for a live
+    login of theirs, which also goes to their history) and the client IP."""
+    account = person.email if person else None
     await rt.limiter.record_failure(attempt.client.ip, account=account, scope=scope)
-    log.info("second factor refused", extra={"event": "mfa_login_failed", "scope": scope})
+    if person is None:
+        log_only("second_factor_refused", client=attempt.client, scope=scope)
+    else:
+        await record_alone(
+            rt, "login_failed", person_id=person.entity_id, client=attempt.client, scope=scope
+        )
     raise Unauthorized(message)
 
 
@@ -105,16 +114,12 @@ async def sign_in_with_otp(rt: Runtime, attempt: Attempt, *, otp: str) -> Signed
                 raise _Wrong
             if accept_code(method, otp, settings=rt.settings, by=person.entity_id) is None:
                 raise _Wrong
-            signed_in = await _finish(rt, db, challenge_key, current, attempt)
+            signed_in = await _finish(rt, db, challenge_key, current, attempt, factor="otp")
     except (_Wrong, StaleDataError):
-        await _refuse(rt, attempt, INVALID_OTP, account=person.email, scope=OTP_SCOPE)
+        await _refuse(rt, attempt, INVALID_OTP, person=person, scope=OTP_SCOPE)
     except _Consumed:
-        await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=OTP_SCOPE)
+        await _refuse(rt, attempt, NO_CHALLENGE, person=None, scope=OTP_SCOPE)
     await rt.limiter.clear(person.email)
-    log.info(
-        "mfa login",
-        extra={"event": "login_succeeded", "person_id": person.entity_id, "factor": "otp"},
-    )
     return signed_in
 
 
@@ -126,22 +131,15 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
             current = await _lock_mfa_person(db, person)
             if not await recovery.spend_code(db, person_id=person.entity_id, code=code):
                 raise _Wrong
-            signed_in = await _finish(rt, db, challenge_key, current, attempt)
+            record(db, "recovery_code_used", person_id=person.entity_id, client=attempt.client)
+            signed_in = await _finish(
+                rt, db, challenge_key, current, attempt, factor="recovery_code"
+            )
     except (_Wrong, StaleDataError):
-        await _refuse(
-            rt, attempt, INVALID_RECOVERY_CODE, account=person.email, scope=RECOVERY_SCOPE
-        )
+        await _refuse(rt, attempt, INVALID_RECOVERY_CODE, person=person, scope=RECOVERY_SCOPE)
     except _Consumed:
-        await _refuse(rt, attempt, NO_CHALLENGE, account=None, scope=RECOVERY_SCOPE)
+        await _refuse(rt, attempt, NO_CHALLENGE, person=None, scope=RECOVERY_SCOPE)
     await rt.limiter.clear(person.email)
-    log.info(
-        "mfa login",
-        extra={
-            "event": "login_succeeded",
-            "person_id": person.entity_id,
-            "factor": "recovery_code",
-        },
-    )
     return signed_in
 
 
@@ -155,12 +153,19 @@ async def _lock_mfa_person(db: AsyncSession, person: Person) -> Person:
 
 
 async def _finish(
-    rt: Runtime, db: AsyncSession, challenge_key: str, person: Person, attempt: Attempt
+    rt: Runtime,
+    db: AsyncSession,
+    challenge_key: str,
+    person: Person,
+    attempt: Attempt,
+    *,
+    factor: str,
 ) -> SignedIn:
     """Spend the challenge and issue the session, in the transaction that spent the code."""
     if not await repository.consume_challenge(db, id_hash=challenge_key):
         raise _Consumed
     token = await issue_session(db, settings=rt.settings, person=person, client=attempt.client)
+    record(db, "login_succeeded", person_id=person.entity_id, client=attempt.client, factor=factor)
     return SignedIn(person=person, token=token)
 
 

@@ -13,6 +13,7 @@ from quart_template.errors import BadRequest, Conflict, Unauthorized
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record
 from quart_template.social import repository as repo
 from quart_template.social.transactions import write_gate
 
@@ -82,6 +83,9 @@ async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientI
             person.password_hash = None
             person.changed_by_id = person_id
         _notify(db, person, provider=method.provider, key=rt.settings.encryption_key)
+        removed_password = method.provider == "signup" and person.password_hash is None
+        event = "password_removed" if removed_password else "social_unlinked"
+        record(db, event, person_id=person_id, client=client, provider=method.provider)
 
 
 def _notify(db: AsyncSession, person: Person, *, provider: str, key: bytes) -> None:

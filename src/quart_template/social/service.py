@@ -18,6 +18,7 @@ from quart_template.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record
 from quart_template.sessions.auth import Caller
 from quart_template.sessions.proof import record_proof, require_recent_proof
 from quart_template.sessions.service import IssuedToken
@@ -51,8 +52,8 @@ async def sign_in_with(
         try:
             async with write_gate(rt), rt.db() as db, db.begin():
                 if caller is not None and presented_token is not None:
-                    return await _link_to_caller(db, rt, identity, caller, presented_token)
-                person = await _person_for(db, rt, identity)
+                    return await _link_to_caller(db, rt, identity, caller, presented_token, client)
+                person = await _person_for(db, rt, identity, client)
                 outcome = await first_factor_passed(
                     db,
                     settings=rt.settings,
@@ -60,6 +61,10 @@ async def sign_in_with(
                     method=identity.provider,
                     client=client,
                     login_method=identity.provider,
+                )
+                event = "login_succeeded" if isinstance(outcome, SignedIn) else "login_mfa_required"
+                record(
+                    db, event, person_id=person.entity_id, client=client, factor=identity.provider
                 )
             if isinstance(outcome, SignedIn):  # a token issued: every factor passed
                 await rt.limiter.clear(person.email)
@@ -74,7 +79,12 @@ async def sign_in_with(
 
 
 async def _link_to_caller(
-    db: AsyncSession, rt: Runtime, identity: Identity, caller: Caller, token: str
+    db: AsyncSession,
+    rt: Runtime,
+    identity: Identity,
+    caller: Caller,
+    token: str,
+    client: ClientInfo,
 ) -> SignedIn:
     """Signed in: an account already linked to the caller proves them again (how people without
     a password re-authenticate); a new one joins their login methods, with a recent proof in
@@ -87,18 +97,27 @@ async def _link_to_caller(
         repo.refresh_from(existing, identity, key=rt.settings.encryption_key)
         existing.changed_by_id = person.entity_id
         await record_proof(db, session_id=caller.session.entity_id)
+        record(
+            db,
+            "reauthenticated",
+            person_id=person.entity_id,
+            client=client,
+            factor=identity.provider,
+        )
     else:
         require_recent_proof(caller.session, rt.settings)
         if existing is not None:
             raise Conflict(f"This {title(identity.provider)} account is linked to another user.")
-        _link(db, rt, person, identity)
+        _link(db, rt, person, identity, client)
     await db.flush()
     # Linking is not a new login: the caller keeps the token they came with.
     current = IssuedToken(access_token=token, session=caller.session)
     return SignedIn(person=person, token=current, login_method=identity.provider)
 
 
-async def _person_for(db: AsyncSession, rt: Runtime, identity: Identity) -> Person:
+async def _person_for(
+    db: AsyncSession, rt: Runtime, identity: Identity, client: ClientInfo
+) -> Person:
     """Signed out: the account's owner; else the verified-email owner; else a new person."""
     existing = await repo.get_by_identity(db, identity_key=identity.identity_key)
     if existing is not None:
@@ -115,12 +134,12 @@ async def _person_for(db: AsyncSession, rt: Runtime, identity: Identity) -> Pers
         )
     owner = await get_person_by_email(db, email=identity.email, with_password=True)
     if owner is not None:
-        return await _link_by_email(db, rt, owner, identity)
+        return await _link_by_email(db, rt, owner, identity, client)
     return await _new_person(db, rt, identity)
 
 
 async def _link_by_email(
-    db: AsyncSession, rt: Runtime, person: Person, identity: Identity
+    db: AsyncSession, rt: Runtime, person: Person, identity: Identity, client: ClientInfo
 ) -> Person:
     """Only an address the provider verified proves the same owner. A verified person keeps
     everything and gains a login method; an unverified one is taken over by the provider's
@@ -131,9 +150,9 @@ async def _link_by_email(
             f"your {title(identity.provider)} account."
         )
     if person.verified:
-        _link(db, rt, person, identity)
+        _link(db, rt, person, identity, client)
     else:
-        await take_over(db, rt, person, identity)
+        await take_over(db, rt, person, identity, client)
     return person
 
 
@@ -157,7 +176,9 @@ async def _new_person(db: AsyncSession, rt: Runtime, identity: Identity) -> Pers
     return person
 
 
-def _link(db: AsyncSession, rt: Runtime, person: Person, identity: Identity) -> None:
+def _link(
+    db: AsyncSession, rt: Runtime, person: Person, identity: Identity, client: ClientInfo
+) -> None:
     """A new login method for an existing person, and a notice to their inbox."""
     repo.add_login_method(
         db, person=person, identity=identity, key=rt.settings.encryption_key, by=person.entity_id
@@ -169,13 +190,8 @@ def _link(db: AsyncSession, rt: Runtime, person: Person, identity: Identity) -> 
         to=person.email,
         data={"provider": identity.provider},
     )
-    log.info(
-        "social account linked",
-        extra={
-            "event": "social_linked",
-            "provider": identity.provider,
-            "person_id": person.entity_id,
-        },
+    record(
+        db, "social_linked", person_id=person.entity_id, client=client, provider=identity.provider
     )
 
 

@@ -16,7 +16,9 @@ from quart_template.email.messages import ACCOUNT_TAKEN_OVER_BY_PROVIDER
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import repository as mfa_repo
 from quart_template.mfa.recovery import retire_codes
+from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
+from quart_template.security.service import record
 from quart_template.sessions.service import revoke_all_sessions
 from quart_template.signin.challenge import end_challenges
 from quart_template.social import repository as repo
@@ -27,7 +29,9 @@ log = logging.getLogger(__name__)
 NAME_MAX = 120
 
 
-async def take_over(db: AsyncSession, rt: Runtime, person: Person, identity: Identity) -> None:
+async def take_over(
+    db: AsyncSession, rt: Runtime, person: Person, identity: Identity, client: ClientInfo
+) -> None:
     """The unverified `person` (password loaded) becomes the provider account's: cleared, then
     verified, linked and told. Soft deletes and updates only, so the audit keeps every step."""
     owner = person.entity_id
@@ -54,16 +58,16 @@ async def take_over(db: AsyncSession, rt: Runtime, person: Person, identity: Ide
         to=person.email,
         data={"provider": identity.provider, "first_name": person.first_name},
     )
-    log.warning(
-        "unverified account taken over by a provider that verified its email",
-        extra={
-            "event": "account_taken_over",
-            "provider": identity.provider,
-            "person_id": owner,
-            "sessions_revoked": sessions,
-            "login_methods_removed": [method.provider for method in removed],
-            "mfa_removed": had_mfa,
-        },
+    # An unverified account taken over by a provider that verified its email.
+    record(
+        db,
+        "account_taken_over",
+        person_id=owner,
+        client=client,
+        provider=identity.provider,
+        sessions_revoked=str(sessions),
+        login_methods_removed=",".join(method.provider for method in removed),
+        mfa_removed=str(had_mfa).lower(),
     )
 
 
