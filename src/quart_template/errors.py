@@ -26,6 +26,7 @@ DEFAULT_MESSAGES = {
     415: "Unsupported media type: please use 'application/json'.",
     429: "Too many attempts, please try again later.",
     500: "Internal server error.",
+    501: "Not implemented.",
     502: "An upstream service failed.",
     503: "Service unavailable.",
     504: "An upstream service timed out.",
@@ -82,6 +83,12 @@ class TooManyRequests(APIError):
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class NotImplementedHere(APIError):
+    """A feature this deployment has not configured (e.g. a social provider)."""
+
+    status = 501
 
 
 class BadGateway(APIError):

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from quart_template.errors import BadGateway, GatewayTimeout, Unauthorized
+from quart_template.errors import BadGateway, GatewayTimeout, NotImplementedHere, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ class Identity:
         return f"{self.provider}:{self.provider_user_id}"
 
 
-def not_configured(title: str) -> BadGateway:
-    """Without credentials a provider cannot vouch for anyone: the server's fault (502)."""
-    return BadGateway(f"{title} sign-in is not configured on this server.")
+def not_configured(title: str) -> NotImplementedHere:
+    """Without credentials a provider cannot vouch for anyone: not offered here (501)."""
+    return NotImplementedHere(f"{title} sign-in is not configured.")
 
 
 @asynccontextmanager
