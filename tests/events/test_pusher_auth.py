@@ -63,6 +63,9 @@ async def test_foreign_and_unknown_channels_are_refused(
             assert response.status_code == 403, channel
             body = await response.get_json()
             assert body["success"] is False and "auth" not in body
+        history = await client.get("/security_events", headers=me.headers)
+        types = [event["type"] for event in (await history.get_json())["events"]]
+        assert types == ["pusher_denied"] * 5  # the person sees who tried, and from where
 
 
 async def test_malformed_requests_are_400_and_anonymous_401(
