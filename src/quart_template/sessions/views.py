@@ -1,8 +1,10 @@
-"""HTTP routes of sessions: see where you are signed in, sign out one of them."""
+"""HTTP routes of sessions: who is calling (`/me`, and `/auth/check` for reverse proxies),
+where you are signed in, and signing out one of them."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from quart import Blueprint, Response
 from quart_schema import document_response
@@ -13,12 +15,53 @@ from quart_template.schema import Message, ResponseModel
 from quart_template.sessions.auth import current_caller, login_required
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.service import end_session, sessions_of
-from quart_template.web import client_info, reply
+from quart_template.signin.responses import Profile, profile_fields
+from quart_template.web import NO_STORE, client_info, reply
 
 blueprint = Blueprint("sessions", __name__)
 
 UNKNOWN_SESSION = "Session not found."
 REVOKED = "Session revoked."
+
+
+class MeResponse(ResponseModel):
+    success: bool = True
+    user: Profile
+
+
+@blueprint.get("/me")
+@login_required
+@document_response(MeResponse)
+async def me() -> Response:
+    """The caller's user object (without the token; `expires_in` is this session's expiry):
+    what a front end asks after a reload, and another service to learn whose a token is."""
+    caller = current_caller()
+    user = profile_fields(caller.person, expires_at=caller.session.expires_at)
+    return reply({"success": True, "user": user}, no_store=True)
+
+
+@blueprint.get("/auth/check")
+@login_required
+async def auth_check() -> Response:
+    """Forward auth for reverse proxies (nginx `auth_request`, Traefik `forwardAuth`, Caddy
+    `forward_auth`): 200 with an empty body and `X-User-Id`, `X-User-Email`,
+    `X-User-Verified`, `X-User-MFA`, `X-Session-Id`; 401 for a missing or bad token."""
+    caller = current_caller()
+    person = caller.person
+    headers = {
+        "X-User-Id": person.entity_id,
+        "X-User-Email": _header_safe(person.email),
+        "X-User-Verified": "true" if person.verified else "false",
+        "X-User-MFA": "true" if person.mfa_enabled else "false",
+        "X-Session-Id": caller.session.entity_id,
+        **NO_STORE,
+    }
+    return Response("", status=200, headers=headers)
+
+
+def _header_safe(value: str) -> str:
+    """Header values are ASCII: an internationalised address travels percent-encoded."""
+    return value if value.isascii() else quote(value, safe="@+.")
 
 
 class SessionItem(ResponseModel):
