@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from quart_template.dbfaults import watch_connections
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -79,6 +81,9 @@ class Base(DeclarativeBase):
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
+POOL_RECYCLE_SECONDS = 280
+
+
 def make_engine(url: str) -> AsyncEngine:
     """The one engine: SQLite with WAL and foreign keys, MySQL with pre-ping, recycle, utf8mb4."""
     if url.startswith("sqlite"):
@@ -104,12 +109,21 @@ def make_engine(url: str) -> AsyncEngine:
             if not conn.get_execution_options().get(READ_ONLY_OPTION, False):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        watch_connections(engine)
         return engine
     if url.startswith("mysql"):
-        return create_async_engine(
-            url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20
+        # Recycled well below MySQL's default wait_timeout (8 h) and the idle cut of most proxies.
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_recycle=POOL_RECYCLE_SECONDS,
+            pool_size=10,
+            max_overflow=20,
         )
-    return create_async_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True)
+    watch_connections(engine)
+    return engine
 
 
 READ_ONLY_OPTION = "quart_template_read_only"

@@ -11,9 +11,12 @@ from quart import Quart, Response, current_app, jsonify
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from quart_template.dbfaults import RETRY_AFTER_SECONDS, database_unavailable
+
 log = logging.getLogger(__name__)
 
 JSON_REQUIRED = "Please use 'application/json'"
+DATABASE_DOWN = "The database is unavailable, please try again shortly."
 
 DEFAULT_MESSAGES = {
     400: "Bad request.",
@@ -159,6 +162,17 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:
+        if database_unavailable(error):
+            # A blip, not a bug: one line, no traceback; the client may simply try again.
+            log.warning(
+                "database unavailable",
+                extra={"event": "database_unavailable", "error": type(error).__name__},
+            )
+            return error_response(
+                503,
+                DATABASE_DOWN,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         log.exception("unhandled error", extra={"event": "unhandled_error"})
         reporter = current_app.extensions.get("rollbar_report")
         if reporter is not None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from quart_template.dbfaults import database_unavailable
 from quart_template.events.claims import Claim, Outcome, claim_rows, claim_sessions, settle
 from quart_template.events.destinations import Destination, NotAttempted, PermanentDeliveryError
 from quart_template.events.outbox import OutboxMessage
@@ -52,6 +53,7 @@ class OutboxRelay:
         self._settled = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._database_down = False
         self._stopped = asyncio.Event()
 
     def kick(self) -> None:
@@ -110,8 +112,9 @@ class OutboxRelay:
             wake.clear()
             try:
                 claimed, delivered = await self._pass(destination)
-            except Exception:
-                log.exception("outbox relay pass failed", extra={"event": "relay_error"})
+                self._database_back()
+            except Exception as error:
+                self._pass_failed(error)
                 claimed, delivered = 0, 0
             if claimed and not delivered:
                 pause = min(MAX_PAUSE_SECONDS, max(self._poll_interval, pause * 2))
@@ -121,6 +124,23 @@ class OutboxRelay:
             if claimed == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=self._poll_interval)
+
+    def _pass_failed(self, error: Exception) -> None:
+        """A database out of reach is said once (it is not a bug, and rows wait); anything else
+        is logged with its traceback."""
+        if not database_unavailable(error):
+            log.exception("outbox relay pass failed", extra={"event": "relay_error"})
+        elif not self._database_down:
+            self._database_down = True
+            log.warning(
+                "outbox relay: the database is unavailable; rows wait until it is back",
+                extra={"event": "relay_database_unavailable", "error": type(error).__name__},
+            )
+
+    def _database_back(self) -> None:
+        if self._database_down:
+            self._database_down = False
+            log.info("outbox relay: the database is back", extra={"event": "relay_database_back"})
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
