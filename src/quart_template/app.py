@@ -11,6 +11,7 @@ from quart_schema import QuartSchema
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from quart_template import __version__
+from quart_template.access import register_access_log
 from quart_template.errors import JSON_REQUIRED, error_response, register_error_handlers
 from quart_template.headers import register_response_headers
 from quart_template.lifecycle import close_runtime, open_runtime
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
     )
     register_error_handlers(app)
+    register_access_log(app)
     _register_request_guards(app, settings)
     register_response_headers(app, settings)
     _register_lifecycle(app, settings)

@@ -8,11 +8,13 @@ import logging
 import signal
 import sys
 
+from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quart-template", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API with Hypercorn")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens
