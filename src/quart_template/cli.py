@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
@@ -63,7 +64,7 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     config.accesslog = None
     # Hypercorn's own logger would add a second handler; ours (on the root) formats every line once.
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 10
+    config.graceful_timeout = settings.graceful_timeout
     config.keep_alive_timeout = 75
     asyncio.run(check_database(settings))
     if workers > 1:
@@ -78,7 +79,7 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     async def run_one() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, shutdown.set)
+            loop.add_signal_handler(sig, begin_shutdown, app, shutdown)
         await serve(app, config, shutdown_trigger=shutdown.wait)
 
     if _has_uvloop():
@@ -88,6 +89,15 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     else:
         asyncio.run(run_one())
     return 0
+
+
+def begin_shutdown(app: Any, shutdown: asyncio.Event) -> None:
+    """SIGTERM: readiness fails at once (a load balancer stops sending), then Hypercorn stops
+    accepting and lets in-flight requests finish within GRACEFUL_TIMEOUT."""
+    rt = app.extensions.get("runtime")
+    if rt is not None:
+        rt.draining = True
+    shutdown.set()
 
 
 async def check_database(settings: Settings) -> None:

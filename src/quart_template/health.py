@@ -35,16 +35,14 @@ async def healthz() -> Response:
 @blueprint.get("/readyz")
 @hide
 async def readyz() -> Response:
-    """Ready when the database answers; a configured broker that is down degrades, not fails."""
+    """Ready when the database answers and the process is not shutting down; a configured
+    broker that is down degrades, not fails."""
     rt = runtime()
     database = "ok" if await _database_answers(rt) else "down"
     broker = await rt.broker_status() if rt.broker_status else "off"
-    body = {
-        "status": "ok" if database == "ok" and broker in ("ok", "off") else "degraded",
-        "database": database,
-        "broker": broker,
-    }
-    return reply(body, 200 if database == "ok" else 503)
+    healthy = database == "ok" and broker in ("ok", "off") and not rt.draining
+    body = {"status": "ok" if healthy else "degraded", "database": database, "broker": broker}
+    return reply(body, 200 if database == "ok" and not rt.draining else 503)
 
 
 @blueprint.get("/metrics")

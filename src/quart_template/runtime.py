@@ -39,6 +39,8 @@ class Runtime:
     pusher: pusher.Pusher | None = None
     # The outbox backlog per destination (for /metrics).
     outbox_metrics: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    # Set when shutdown begins: /readyz answers 503, so a load balancer stops sending traffic.
+    draining: bool = False
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     mfa_token_expire: int = Field(300, gt=0)
     reauth_max_age: int = Field(600, gt=0)
     port: int = 5000
+    # Seconds in-flight requests may take to finish after SIGTERM.
+    graceful_timeout: float = Field(20.0, ge=0)
     max_body_bytes: int = Field(64 * 1024, gt=0)
     log_level: str = "INFO"
     log_json: bool | None = None

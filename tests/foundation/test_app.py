@@ -103,3 +103,19 @@ async def test_cors_allows_the_frontend_origin_only(client: Client) -> None:
     assert ok.headers["Access-Control-Allow-Origin"] == "http://frontend.test"
     other = await client.get("/healthz", headers={"Origin": "http://evil.test"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+async def test_readyz_is_503_once_shutdown_begins(app: Quart, client: Client, rt: Runtime) -> None:
+    """SIGTERM marks the process draining before Hypercorn stops: a load balancer stops sending."""
+    import asyncio
+
+    from quart_template.cli import begin_shutdown
+
+    assert (await client.get("/readyz")).status_code == 200
+    shutdown = asyncio.Event()
+    begin_shutdown(app, shutdown)
+    assert shutdown.is_set()
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert (await response.get_json())["status"] == "degraded"
+    assert (await client.get("/healthz")).status_code == 200  # alive, just not taking traffic
