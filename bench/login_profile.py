@@ -14,7 +14,7 @@ login phase does) for a few seconds while:
 Prints CPU per login by thread, then the loop thread's share by step. Loopback only; bounded
 in seconds; the server is stopped at the end. Numbers move with the machine's other load.
 
-    .venv/bin/python bench/login_profile.py [--seconds 8] [--keep-profile FILE]
+    .venv/bin/python bench/login_profile.py [--seconds 8] [--profile-seconds 15] [--keep-profile F]
 """
 
 from __future__ import annotations
@@ -51,20 +51,22 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("outbox hooks (event rows)", r"events/outbox\.py"),
     ("ORM flush: INSERT session/event rows", r"Session\.flush|orm/persistence|orm/unitofwork"),
     ("commit, end of transaction", r"\bcommit \(|SessionTransaction\.(commit|__aexit__)"),
-    ("ORM SELECTs: execute, load (2 per login)", r"Session\.execute|orm/loading|orm/context"),
-    ("ORM: building the statements", r"\bselect \(|ColumnOperators|undefer|Select\.|_generative"),
+    ("BEGIN, session, pool checkout", r"_sqlite_begin|_sqlite_pragmas|async_sessionmaker|pool/"),
     (
-        "session, begin, pool checkout",
-        r"async_sessionmaker|AsyncSession\.|StartableContext|Session\.begin|_connection_for|pool/",
+        "ORM SELECTs: execute, load (2 per login)",
+        r"Session\.execute|orm/loading|orm/context|CursorFetchStrategy|_generate_cache_key",
     ),
+    ("ORM: building the statements", r"quart_template/accounts/repository\.py"),
+    ("BEGIN, session, pool checkout", r"AsyncSession\.|StartableContext|_connection_for"),
     ("SQLAlchemy, other", r"sqlalchemy/"),
     ("aiosqlite hand-offs (loop side)", r"aiosqlite/"),
     ("hash hand-off to the thread pool", r"verify_password|_in_hash_pool|run_in_executor"),
-    ("response: user object, JSON", r"sign_in_response|user_object|quart_template/web\.py|json"),
-    ("request: JSON body, validation", r"_check_json_body|quart_schema|pydantic"),
-    ("session token (sign, hash, random)", r"issue_session|itsdangerous|hashlib|secrets"),
+    ("session token (sign, hash, ids)", r"issue_session|itsdangerous|new_entity_id|secrets"),
+    ("request: JSON body, validation", r"_check_json_body|get_json|model_validate|pydantic"),
+    ("response: user object, JSON", r"reply \(|sign_in_response|user_object|model_dump|json"),
+    ("our own code, other (views, services)", r"quart_template/(?!cli\.py)"),
     ("HTTP: Hypercorn, h11", r"hypercorn/|h11/"),
-    ("Quart request machinery, headers", r"quart/|quart_template/(app|headers)\.py"),
+    ("Quart, quart-schema request machinery", r"quart/|quart_schema/"),
     ("event loop (uvloop: sockets, callbacks)", r"asyncio/|uvloop"),
 )
 
@@ -110,8 +112,10 @@ def _step(stack: str) -> str:
     return "other"
 
 
-async def profile(base: str, pid: int, seconds: float, spy: Path, keep: Path | None) -> None:
-    """Logins at 4 per CPU: CPU by thread first, then as long again under py-spy."""
+async def profile(
+    base: str, pid: int, seconds: tuple[float, float], spy: Path, keep: Path | None
+) -> None:
+    """Logins at 4 per CPU: CPU by thread for `seconds[0]`, then `seconds[1]` under py-spy."""
     cpus = os.cpu_count() or 1
     auth.SERVER_PID = pid
     limits = httpx.Limits(max_connections=4 * cpus, max_keepalive_connections=4 * cpus)
@@ -126,18 +130,18 @@ async def profile(base: str, pid: int, seconds: float, spy: Path, keep: Path | N
         one_hash, _ = await asyncio.to_thread(auth.hash_limit)
         # CPU by thread without a profiler attached (py-spy pauses the server to sample it).
         before, total_before = thread_cpu(pid), auth.process_cpu(pid)
-        run = await auth.load(login, concurrency=4 * cpus, total=10_000, seconds=seconds)
+        run = await auth.load(login, concurrency=4 * cpus, total=10_000, seconds=seconds[0])
         after, total_after = thread_cpu(pid), auth.process_cpu(pid)
         with tempfile.TemporaryDirectory(prefix="qt-bench-spy-") as tmp:
             out = Path(tmp) / "login.raw"
             recorder = await asyncio.create_subprocess_exec(
-                str(spy), "record", "--pid", str(pid), "--duration", str(round(seconds) + 2),
+                str(spy), "record", "--pid", str(pid), "--duration", str(round(seconds[1]) + 2),
                 "--rate", "250", "--native", "--threads", "--format", "raw",
                 "--output", str(out),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.sleep(1)  # py-spy attaches
-            await auth.load(login, concurrency=4 * cpus, total=10_000, seconds=seconds)
+            await auth.load(login, concurrency=4 * cpus, total=20_000, seconds=seconds[1])
             await recorder.wait()
             raw = await asyncio.to_thread(_read, out)
             if keep is not None and raw:
@@ -180,6 +184,8 @@ def report(
         f"event loop thread ({loop * per:.2f} ms CPU/login; {samples} samples on the CPU, "
         f"{waiting} waiting left out), by step:"
     )
+    if samples < 300:
+        print("  (few samples: py-spy was starved of CPU; shares are rough, use --profile-seconds)")
     for name, count in steps.most_common():
         share = count / samples
         print(f"  {name:42s} {share * 100:5.1f} %  {share * loop * per:5.2f} ms/login")
@@ -196,13 +202,17 @@ async def run(args: argparse.Namespace) -> None:
         base = f"http://127.0.0.1:{port}"
         command = [str(BIN / "quart-template"), "serve", "--host", "127.0.0.1", "--port", str(port)]
         async with serving(command, env, workdir, base) as process:
-            await profile(base, process.pid, args.seconds, spy, args.keep_profile)
+            phases = (args.seconds, args.profile_seconds)
+            await profile(base, process.pid, phases, spy, args.keep_profile)
     print(f"load average at end: {loadavg()}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the login phase")
+    parser.add_argument(
+        "--profile-seconds", type=float, default=15.0, help="length of the py-spy phase"
+    )
     parser.add_argument("--keep-profile", type=Path, help="copy py-spy's raw profile here")
     started = time.monotonic()
     asyncio.run(run(parser.parse_args()))
