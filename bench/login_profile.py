@@ -27,7 +27,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -113,7 +113,7 @@ def _step(stack: str) -> str:
 
 
 async def profile(
-    base: str, pid: int, seconds: tuple[float, float], spy: Path, keep: Path | None
+    base: str, pid: int, seconds: tuple[float, float], spy: Path | None, keep: Path | None
 ) -> None:
     """Logins at 4 per CPU: CPU by thread for `seconds[0]`, then `seconds[1]` under py-spy."""
     cpus = os.cpu_count() or 1
@@ -132,22 +132,34 @@ async def profile(
         before, total_before = thread_cpu(pid), auth.process_cpu(pid)
         run = await auth.load(login, concurrency=4 * cpus, total=10_000, seconds=seconds[0])
         after, total_after = thread_cpu(pid), auth.process_cpu(pid)
-        with tempfile.TemporaryDirectory(prefix="qt-bench-spy-") as tmp:
-            out = Path(tmp) / "login.raw"
-            recorder = await asyncio.create_subprocess_exec(
-                str(spy), "record", "--pid", str(pid), "--duration", str(round(seconds[1]) + 2),
-                "--rate", "250", "--native", "--threads", "--format", "raw",
-                "--output", str(out),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            )  # fmt: skip
-            await asyncio.sleep(1)  # py-spy attaches
-            await auth.load(login, concurrency=4 * cpus, total=20_000, seconds=seconds[1])
-            await recorder.wait()
-            raw = await asyncio.to_thread(_read, out)
-            if keep is not None and raw:
-                await asyncio.to_thread(keep.write_text, raw)
+        raw = await _sampled(login, pid, seconds[1], spy, keep) if spy else ""
     names, steps = parse_profile(raw)
     report(run, one_hash, pid, names, steps, (before, after, total_after - total_before))
+
+
+async def _sampled(
+    login: Callable[[], Awaitable[httpx.Response]],
+    pid: int,
+    seconds: float,
+    spy: Path,
+    keep: Path | None,
+) -> str:
+    """py-spy's raw profile of the server while logins run for `seconds`."""
+    cpus = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="qt-bench-spy-") as tmp:
+        out = Path(tmp) / "login.raw"
+        recorder = await asyncio.create_subprocess_exec(
+            str(spy), "record", "--pid", str(pid), "--duration", str(round(seconds) + 2),
+            "--rate", "250", "--native", "--threads", "--format", "raw", "--output", str(out),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await asyncio.sleep(1)  # py-spy attaches
+        await auth.load(login, concurrency=4 * cpus, total=20_000, seconds=seconds)
+        await recorder.wait()
+        raw = await asyncio.to_thread(_read, out)
+    if keep is not None and raw:
+        await asyncio.to_thread(keep.write_text, raw)
+    return raw
 
 
 def report(
@@ -193,7 +205,12 @@ def report(
 
 async def run(args: argparse.Namespace) -> None:
     print(f"load average at start: {loadavg()}")
-    spy = throwaway_venv("py-spy", ("py-spy",)) / "py-spy"
+    try:
+        bin_dir = await asyncio.to_thread(throwaway_venv, "py-spy", ("py-spy",))
+        spy: Path | None = bin_dir / "py-spy"
+    except RuntimeError as exc:  # no package index: the CPU split by thread still counts
+        print(f"py-spy not installed, no breakdown by step: {exc}")
+        spy = None
     with tempfile.TemporaryDirectory(prefix="qt-bench-prof-") as tmp:
         workdir = Path(tmp)
         env = server_env(workdir)
