@@ -1,6 +1,6 @@
 """The composition root: the one place that builds the runtime (engine, sessions, HTTP client,
-rate limiter, Pusher, event delivery) and closes it again, for the app and for
-`quart-template relay` alike."""
+rate limiter, token cache, Pusher, event delivery) and closes it again, for
+the app and for `quart-template relay` alike."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from quart_template.logs import configure_logging
 from quart_template.migrations import open_database
 from quart_template.ratelimit import CredentialLimiter
 from quart_template.runtime import Runtime
+from quart_template.sessions import invalidation
+from quart_template.sessions.cache import SessionCache
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,18 +58,22 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
             extra={"event": "generated_secrets"},
         )
     commit_signal = CommitSignal()
+    cache = SessionCache(settings.session_cache_seconds)
+    info = {
+        **session_info(event_destinations(settings), commit_signal),
+        **invalidation.session_info(cache),
+    }
     rt = Runtime(
         settings=settings,
         engine=engine,
-        db=make_session_factory(
-            engine, info=session_info(event_destinations(settings), commit_signal)
-        ),
+        db=make_session_factory(engine, info=info),
         http=httpx.AsyncClient(
             timeout=httpx.Timeout(settings.provider_timeout),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
         ),
         limiter=CredentialLimiter(settings),
+        session_cache=cache,
         sqlite_write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     rt.outbox_metrics = partial(outbox_metrics, rt.db)

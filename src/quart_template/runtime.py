@@ -19,17 +19,21 @@ if TYPE_CHECKING:
     import pusher
 
     from quart_template.events.relay import OutboxRelay
+    from quart_template.sessions.cache import SessionCache
 
 
 @dataclass
 class Runtime:
-    """The engine, its sessions, the shared HTTP client, the rate limiter and event delivery."""
+    """The engine, its sessions, the shared HTTP client, the rate limiter, the token cache and
+    event delivery."""
 
     settings: Settings
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     limiter: CredentialLimiter
+    # Checked tokens (the hot path's answer to "who is calling"), dropped on revocation.
+    session_cache: SessionCache
     # SQLite has one writer: the lock that queues this process's writers (None elsewhere).
     sqlite_write_lock: asyncio.Lock | None = None
     relay: OutboxRelay | None = None
