@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pusher
 
     from quart_template.events.relay import OutboxRelay
+    from quart_template.sessions.bus import RevocationBus
     from quart_template.sessions.cache import SessionCache
 
 
@@ -43,6 +44,8 @@ class Runtime:
     pusher: pusher.Pusher | None = None
     # The outbox backlog per destination (for /metrics).
     outbox_metrics: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    # Tells the other instances of revocations through Redis; None without REDIS_URL.
+    session_bus: RevocationBus | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
