@@ -41,14 +41,10 @@ class RevocationBus:
         # Our own announcements come back to us: already applied, so skipped.
         self.origin = secrets.token_hex(8)
         self.subscribed = asyncio.Event()
-        self._redis = Redis.from_url(
-            url,
-            socket_timeout=TIMEOUT_SECONDS,
-            socket_connect_timeout=TIMEOUT_SECONDS,
-            health_check_interval=HEALTH_CHECK_SECONDS,
-            # No silent reconnect: a new subscription must drop the cache (see above).
-            retry=Retry(NoBackoff(), 0),
-        )
+        # A pooled connection may have died since its last use: one retry on a fresh one.
+        self._publisher = _client(url, retries=1)
+        # No silent reconnect: a new subscription must drop the cache (see above).
+        self._subscriber = _client(url, retries=0)
         self._listener: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._unsent = False  # the last announcement failed (one warning per outage)
@@ -70,7 +66,7 @@ class RevocationBus:
 
     async def _publish(self, message: str) -> None:
         try:
-            await self._redis.publish(self.channel, message)
+            await self._publisher.publish(self.channel, message)
         except Exception as exc:  # Redis down: the others' entries expire by themselves
             if not self._unsent:
                 log.warning(
@@ -107,7 +103,7 @@ class RevocationBus:
                 await asyncio.sleep(RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS)) - 1])
 
     async def _listen(self) -> None:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
+        pubsub = self._subscriber.pubsub(ignore_subscribe_messages=False)
         try:
             await pubsub.subscribe(self.channel)
             while (await pubsub.get_message(timeout=TIMEOUT_SECONDS) or {}).get(
@@ -138,4 +134,15 @@ class RevocationBus:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self._redis.aclose()
+        await self._publisher.aclose()
+        await self._subscriber.aclose()
+
+
+def _client(url: str, *, retries: int) -> Redis:
+    return Redis.from_url(
+        url,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        retry=Retry(NoBackoff(), retries),
+    )
