@@ -12,6 +12,8 @@ from typing import Any
 from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
 
+log = logging.getLogger(__name__)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quart-template", description=__doc__)
@@ -58,6 +60,7 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     from quart_template.logs import configure_logging
 
     configure_logging(settings)
+    warn_of_slow_revocation(settings, workers)
     config = Config()
     config.bind = [f"{host}:{port or settings.port}"]
     config.workers = workers
@@ -98,6 +101,19 @@ def begin_shutdown(app: Any, shutdown: asyncio.Event) -> None:
     if rt is not None:
         rt.draining = True
     shutdown.set()
+
+
+def warn_of_slow_revocation(settings: Settings, workers: int) -> None:
+    """Workers share no memory: without Redis, the others learn of a revocation only when
+    their cached entries expire. Said once, at start-up."""
+    if workers > 1 and not settings.redis_url and settings.session_cache_seconds > 0:
+        log.warning(
+            "%d workers without REDIS_URL: a revoked token may still be accepted by the "
+            "other workers for up to SESSION_CACHE_SECONDS (%g s)",
+            workers,
+            settings.session_cache_seconds,
+            extra={"event": "slow_revocation"},
+        )
 
 
 async def check_database(settings: Settings) -> None:

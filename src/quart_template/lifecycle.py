@@ -1,6 +1,6 @@
 """The composition root: the one place that builds the runtime (engine, sessions, HTTP client,
-rate limiter, Pusher, event delivery) and closes it again, for the app and for
-`quart-template relay` alike."""
+rate limiter, token cache and its Redis bus, Pusher, event delivery) and closes it again, for
+the app and for `quart-template relay` alike."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,7 +24,12 @@ from quart_template.logs import configure_logging
 from quart_template.migrations import open_database
 from quart_template.ratelimit import CredentialLimiter
 from quart_template.runtime import Runtime
+from quart_template.sessions import invalidation
+from quart_template.sessions.cache import SessionCache
 from quart_template.settings import Settings
+
+if TYPE_CHECKING:
+    from quart_template.sessions.bus import RevocationBus
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +62,27 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
             extra={"event": "generated_secrets"},
         )
     commit_signal = CommitSignal()
+    cache = SessionCache(settings.session_cache_seconds)
+    info = {
+        **session_info(event_destinations(settings), commit_signal),
+        **invalidation.session_info(cache),
+    }
     rt = Runtime(
         settings=settings,
         engine=engine,
-        db=make_session_factory(
-            engine, info=session_info(event_destinations(settings), commit_signal)
-        ),
+        db=make_session_factory(engine, info=info),
         http=httpx.AsyncClient(
             timeout=httpx.Timeout(settings.provider_timeout),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
         ),
         limiter=CredentialLimiter(settings),
+        session_cache=cache,
         sqlite_write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     rt.outbox_metrics = partial(outbox_metrics, rt.db)
+    if settings.redis_url and not relay_process:
+        rt.session_bus = _session_bus(settings.redis_url, cache)
     poll = STANDALONE_POLL_SECONDS if relay_process else IN_APP_POLL_SECONDS
     rt.relay = relay = OutboxRelay(engine, _destinations(rt), poll_interval=poll)
     commit_signal.listeners.append(relay.kick)
@@ -79,6 +91,15 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
     if settings.relay_in_app or relay_process:
         relay.start()
     return rt
+
+
+def _session_bus(url: str, cache: SessionCache) -> RevocationBus:
+    """Revocations to and from the other instances, listening in the background."""
+    from quart_template.sessions.bus import RevocationBus
+
+    bus = RevocationBus(url, cache)
+    bus.start()
+    return bus
 
 
 def _destinations(rt: Runtime) -> list[Destination]:
@@ -108,6 +129,8 @@ async def close_runtime(rt: Runtime) -> None:
         await rt.relay.stop()
         for destination in rt.relay.destinations.values():
             await destination.aclose()
+    if rt.session_bus is not None:
+        await rt.session_bus.aclose()
     await rt.limiter.aclose()
     await rt.http.aclose()
     await rt.engine.dispose()

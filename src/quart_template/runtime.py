@@ -19,17 +19,22 @@ if TYPE_CHECKING:
     import pusher
 
     from quart_template.events.relay import OutboxRelay
+    from quart_template.sessions.bus import RevocationBus
+    from quart_template.sessions.cache import SessionCache
 
 
 @dataclass
 class Runtime:
-    """The engine, its sessions, the shared HTTP client, the rate limiter and event delivery."""
+    """The engine, its sessions, the shared HTTP client, the rate limiter, the token cache and
+    event delivery."""
 
     settings: Settings
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     limiter: CredentialLimiter
+    # Checked tokens (the hot path's answer to "who is calling"), dropped on revocation.
+    session_cache: SessionCache
     # SQLite has one writer: the lock that queues this process's writers (None elsewhere).
     sqlite_write_lock: asyncio.Lock | None = None
     relay: OutboxRelay | None = None
@@ -41,6 +46,8 @@ class Runtime:
     outbox_metrics: Callable[[], Awaitable[dict[str, Any]]] | None = None
     # Set when shutdown begins: /readyz answers 503, so a load balancer stops sending traffic.
     draining: bool = False
+    # Tells the other instances of revocations through Redis; None without REDIS_URL.
+    session_bus: RevocationBus | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

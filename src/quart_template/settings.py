@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     mq_exchange: str = "quart_template"
     redis_url: str | None = None
     relay_in_app: bool = True
+    # How long a checked token is believed without asking the database again (0: always ask).
+    session_cache_seconds: float = Field(2.0, ge=0)
 
     # --- passwords, limits -------------------------------------------------------------
     argon2_time_cost: int = Field(2, ge=2)

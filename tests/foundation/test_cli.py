@@ -7,11 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from quart_template.cli import warn_of_slow_revocation
+from quart_template.settings import Settings
 from tests.support.network import free_port
 
 SCRIPT = str(Path(sys.executable).with_name("quart-template"))
@@ -136,3 +140,18 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert len(generated) == 1 and "SECRET_KEY" in generated[0], stderr
     for name in ("secret_key", "security_password_salt"):
         assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_several_workers_without_redis_warn_once_of_slow_revocation(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    def warnings(workers: int, **overrides: Any) -> list[str]:
+        caplog.clear()
+        warn_of_slow_revocation(make_settings(**overrides), workers)
+        return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+    [line] = warnings(4)
+    assert "REDIS_URL" in line and "SESSION_CACHE_SECONDS (2 s)" in line
+    assert warnings(1) == []
+    assert warnings(4, redis_url="redis://127.0.0.1:6379/0") == []
+    assert warnings(4, session_cache_seconds=0) == []

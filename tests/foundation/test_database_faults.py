@@ -91,7 +91,7 @@ async def test_a_lost_connection_is_a_json_503_without_a_traceback(
     async def lost(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(CLOSED)
 
-    monkeypatch.setattr("quart_template.sessions.auth.authenticate_token", lost)
+    monkeypatch.setattr("quart_template.sessions.check.authenticate_token", lost)
     with caplog.at_level(logging.WARNING):
         response = await client.get("/me", headers=user.headers)
     assert response.status_code == 503

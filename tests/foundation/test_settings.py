@@ -301,6 +301,18 @@ def test_bad_numbers_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value
     assert _refusal().variable == name
 
 
+def test_session_cache_seconds_defaults_to_two_and_zero_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().session_cache_seconds == 2
+    monkeypatch.setenv("SESSION_CACHE_SECONDS", "0.5")
+    assert load_settings().session_cache_seconds == 0.5
+    monkeypatch.setenv("SESSION_CACHE_SECONDS", "0")
+    assert load_settings().session_cache_seconds == 0
+    monkeypatch.setenv("SESSION_CACHE_SECONDS", "-1")
+    assert _refusal().variable == "SESSION_CACHE_SECONDS"
+
+
 def test_tls_and_ssl_exclude_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAIL_USE_TLS", "true")
     monkeypatch.setenv("MAIL_USE_SSL", "true")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from quart_template.accounts.models import Person
 from quart_template.accounts.passwords import verify_password
 from quart_template.errors import Forbidden
 from quart_template.mfa import repository, totp
@@ -15,6 +14,7 @@ from quart_template.mfa.models import OtpMethod
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record_alone
+from quart_template.sessions.caller import PersonSummary
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,9 @@ def accept_confirming_code(method: OtpMethod, otp: str, *, settings: Settings) -
     return True
 
 
-async def check_password(rt: Runtime, *, person: Person, password: str, client: ClientInfo) -> None:
+async def check_password(
+    rt: Runtime, *, person: PersonSummary, password: str, client: ClientInfo
+) -> None:
     """403 unless `password` is the person's (re-authentication; argon2 off the loop)."""
     await rt.limiter.guard_credentials(client.ip, account=person.email, scope=PASSWORD_SCOPE)
     async with rt.db() as db, db.begin():

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quart_template.accounts.models import Person
 from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest
@@ -20,6 +19,7 @@ from quart_template.mfa.recovery_codes import hash_code, new_code, normalise_cod
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
+from quart_template.sessions.caller import PersonSummary
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def _reveal(row: RecoveryCode, settings: Settings) -> str | None:
         return None
 
 
-async def list_codes(rt: Runtime, *, person: Person, client: ClientInfo) -> CodeListing:
+async def list_codes(rt: Runtime, *, person: PersonSummary, client: ClientInfo) -> CodeListing:
     """The unused codes, decrypted when viewable; otherwise only their number. Looking at
     them is a security event (whoever sees them can sign in)."""
     viewable = rt.settings.recovery_codes_viewable
@@ -113,7 +113,7 @@ async def list_codes(rt: Runtime, *, person: Person, client: ClientInfo) -> Code
     return CodeListing(codes=codes, count=len(rows))
 
 
-async def regenerate_codes(rt: Runtime, *, person: Person, client: ClientInfo) -> list[str]:
+async def regenerate_codes(rt: Runtime, *, person: PersonSummary, client: ClientInfo) -> list[str]:
     """A new set for a person with a confirmed OTP method; the old codes die, an email says so
     (so every set counts against the email limits of the address and the client IP)."""
     await rt.limiter.guard_email_sending(client.ip, person.email, scope=REGENERATE_SCOPE)

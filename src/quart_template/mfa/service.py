@@ -27,7 +27,7 @@ from quart_template.mfa.crypto import DecryptionError, encrypt_text
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record, record_alone
-from quart_template.sessions.models import AuthSession
+from quart_template.sessions.caller import PersonSummary, SessionSummary
 from quart_template.sessions.proof import record_proof, require_recent_proof
 from quart_template.settings import Settings
 
@@ -62,8 +62,8 @@ async def lock_person(db: AsyncSession, *, person_id: str, with_password: bool =
 async def start_enrolment(
     rt: Runtime,
     *,
-    person: Person,
-    session: AuthSession,
+    person: PersonSummary,
+    session: SessionSummary,
     login_type: str,
     password: str | None,
     client: ClientInfo,
@@ -77,11 +77,11 @@ async def start_enrolment(
         if not password:
             raise BadRequest("Password is required.")
         await check_password(rt, person=person, password=password, client=client)
-    else:
-        require_recent_proof(session, rt.settings)
     async with rt.db() as db, db.begin():
         if login_type == "signup":
             await record_proof(db, session_id=session.entity_id)
+        else:
+            await require_recent_proof(db, session_id=session.entity_id, settings=rt.settings)
         current = await lock_person(db, person_id=person.entity_id, with_password=True)
         if login_type == "social" and current.password_hash:
             raise Forbidden(HAS_PASSWORD)
@@ -118,7 +118,9 @@ async def _pending_secret(db: AsyncSession, settings: Settings, person: Person) 
     return secret
 
 
-async def confirm_otp(rt: Runtime, *, person: Person, otp: str, client: ClientInfo) -> list[str]:
+async def confirm_otp(
+    rt: Runtime, *, person: PersonSummary, otp: str, client: ClientInfo
+) -> list[str]:
     """The first correct code confirms the method and brings the recovery codes (its step is
     spent, and remembered for `enable_mfa`)."""
     await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)

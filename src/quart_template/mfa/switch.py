@@ -8,6 +8,7 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
+from quart_template.db import reader
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Conflict, Forbidden
 from quart_template.events.outbox import enqueue_email
@@ -30,17 +31,18 @@ from quart_template.mfa.service import (
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record, record_alone
-from quart_template.sessions.models import AuthSession
+from quart_template.sessions.caller import PersonSummary, SessionSummary
 from quart_template.sessions.proof import record_proof, require_recent_proof
 
 
 async def enable_mfa(
-    rt: Runtime, *, person: Person, session: AuthSession, otp: str, client: ClientInfo
+    rt: Runtime, *, person: PersonSummary, session: SessionSummary, otp: str, client: ClientInfo
 ) -> None:
     """Turn MFA on with an unspent code from the confirmed method, or once with the code that
     confirmed it (shortly after). The code comes from the app just set up, so it proves
     nothing about the caller: the session's proof must be recent."""
-    require_recent_proof(session, rt.settings)
+    async with rt.db(bind=reader(rt.engine)) as db:
+        await require_recent_proof(db, session_id=session.entity_id, settings=rt.settings)
     await rt.limiter.guard_credentials(client.ip, account=person.email, scope=OTP_SCOPE)
     async with rt.db() as db, db.begin():
         current = await lock_person(db, person_id=person.entity_id)
@@ -72,8 +74,8 @@ async def enable_mfa(
 async def disable_mfa(
     rt: Runtime,
     *,
-    person: Person,
-    session: AuthSession,
+    person: PersonSummary,
+    session: SessionSummary,
     otp: str | None,
     password: str | None,
     client: ClientInfo,
@@ -105,7 +107,7 @@ async def disable_mfa(
         await _refuse(rt, person, client)
 
 
-async def _refuse(rt: Runtime, person: Person, client: ClientInfo) -> NoReturn:
+async def _refuse(rt: Runtime, person: PersonSummary, client: ClientInfo) -> NoReturn:
     """A wrong code from a signed-in person: counted, in their history, 403."""
     await rt.limiter.record_failure(client.ip, account=person.email, scope=OTP_SCOPE)
     await record_alone(rt, "mfa_code_refused", person_id=person.entity_id, client=client)

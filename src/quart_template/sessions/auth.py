@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from quart import g, request
 from quart_schema.openapi import QUART_SCHEMA_SECURITY_ATTRIBUTE
 
-from quart_template.accounts.models import Person
-from quart_template.db import reader, utcnow
+from quart_template.db import reader
 from quart_template.errors import Unauthorized
 from quart_template.runtime import runtime
-from quart_template.sessions.models import AuthSession
+from quart_template.sessions.caller import Caller
+from quart_template.sessions.check import check_token
 from quart_template.sessions.proof import require_recent_proof
-from quart_template.sessions.service import authenticate_token, needs_touch, touch_only
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,14 +22,6 @@ R = TypeVar("R")
 INVALID_TOKEN = "Invalid or expired access token."
 MISSING_TOKEN = "Authentication required."
 MAX_TOKEN_LENGTH = 512
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the person and the session their token belongs to."""
-
-    person: Person
-    session: AuthSession
 
 
 def token_from_header(header: str | None) -> str | None:
@@ -52,18 +42,9 @@ async def resolve_caller() -> Caller | None:
     token = token_from_header(request.headers.get("Authorization"))
     if token is None:
         return None
-    rt = runtime()
-    # Read-only: checking a token must not queue behind (or block) the writers.
-    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
-        found = await authenticate_token(db, settings=rt.settings, token=token)
-    if found is None:
+    caller = await check_token(runtime(), token)
+    if caller is None:
         raise Unauthorized(INVALID_TOKEN)
-    if needs_touch(found[1]):
-        now = utcnow()
-        async with rt.db() as db, db.begin():
-            await touch_only(db, session_id=found[1].entity_id, when=now)
-        found[1].last_used_at = now
-    caller = Caller(person=found[0], session=found[1])
     g.caller = caller
     return caller
 
@@ -96,7 +77,11 @@ def recent_auth_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitab
         caller = await resolve_caller()
         if caller is None:
             raise Unauthorized(MISSING_TOKEN)
-        require_recent_proof(caller.session, runtime().settings)
+        rt = runtime()
+        async with rt.db(bind=reader(rt.engine)) as db:
+            await require_recent_proof(
+                db, session_id=caller.session.entity_id, settings=rt.settings
+            )
         return await view(*args, **kwargs)
 
     _mark(wrapper, "required")

@@ -18,18 +18,18 @@ from quart_template.db import reader, utcnow
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
+from quart_template.sessions.cache import LAST_USED_GRANULARITY
+from quart_template.sessions.caller import SessionSummary
+from quart_template.sessions.invalidation import BOOKKEEPING
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
 from quart_template.signing import random_id, read_signed
-
-# Refresh `last_used_at` at most this often: a read should not write on every request.
-LAST_USED_GRANULARITY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
 class IssuedToken:
     access_token: str
-    session: AuthSession
+    session: AuthSession | SessionSummary
 
     @property
     def expires_in(self) -> int:
@@ -71,37 +71,11 @@ async def issue_session(
     return IssuedToken(access_token=_serializer(settings).dumps(session_id), session=row)
 
 
-async def authenticate_token(
-    db: AsyncSession, *, settings: Settings, token: str
-) -> tuple[Person, AuthSession] | None:
-    """The person and session behind a token, or None if it is forged, expired or revoked.
-    Reads only, so it can run in a read-only transaction; see `needs_touch`/`touch_only`."""
-    session_id = random_id(
+def session_id_of(settings: Settings, token: str) -> str | None:
+    """The random session id inside a genuine, unexpired token; None for anything else."""
+    return random_id(
         read_signed(_serializer(settings), token, max_age=settings.access_token_expire)
     )
-    if session_id is None:
-        return None
-    now = utcnow()
-    result = await db.execute(
-        select(AuthSession, Person)
-        .join(Person, Person.entity_id == AuthSession.person_id)
-        .where(
-            AuthSession.token_hash == hash_session_id(session_id),
-            AuthSession.active.is_(True),
-            AuthSession.expires_at > now,
-            Person.active.is_(True),
-        )
-    )
-    found = result.first()
-    if found is None:
-        return None
-    auth_session, person = found
-    return person, auth_session
-
-
-def needs_touch(session: AuthSession) -> bool:
-    """Whether `last_used_at` is stale enough to be worth a write."""
-    return utcnow() - session.last_used_at > LAST_USED_GRANULARITY
 
 
 async def revoke_session(db: AsyncSession, *, session: AuthSession, by: str | None) -> None:
@@ -185,7 +159,15 @@ async def revoke_all_sessions(
 
 
 async def touch_only(db: AsyncSession, *, session_id: str, when: datetime) -> None:
-    """Bookkeeping update of last use without loading the row."""
+    """Bookkeeping update of last use without loading the row; a no-op when another request
+    or instance recorded a use within the granularity, so a session is written at most about
+    once a minute however many instances serve it."""
     await db.execute(
-        update(AuthSession).where(AuthSession.entity_id == session_id).values(last_used_at=when)
+        update(AuthSession)
+        .where(
+            AuthSession.entity_id == session_id,
+            AuthSession.last_used_at < when - LAST_USED_GRANULARITY,
+        )
+        .values(last_used_at=when)
+        .execution_options(**BOOKKEEPING)
     )

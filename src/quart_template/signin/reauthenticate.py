@@ -8,14 +8,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from quart_template.accounts.models import Person
 from quart_template.errors import Forbidden
 from quart_template.mfa import recovery, repository
 from quart_template.mfa.checks import OTP_SCOPE, accept_code, check_password
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record, record_alone
-from quart_template.sessions.models import AuthSession
+from quart_template.sessions.caller import PersonSummary, SessionSummary
 from quart_template.sessions.proof import record_proof
 from quart_template.settings import Settings
 from quart_template.signin.second_factor import RECOVERY_SCOPE
@@ -27,8 +26,8 @@ INVALID_RECOVERY_CODE = "Invalid recovery code."
 async def reauthenticate(
     rt: Runtime,
     *,
-    person: Person,
-    session: AuthSession,
+    person: PersonSummary,
+    session: SessionSummary,
     password: str | None = None,
     otp: str | None = None,
     recovery_code: str | None = None,
@@ -53,8 +52,8 @@ async def reauthenticate(
 
 async def _prove(
     rt: Runtime,
-    person: Person,
-    session: AuthSession,
+    person: PersonSummary,
+    session: SessionSummary,
     client: ClientInfo,
     *,
     otp: str | None = None,

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from quart_template.accounts.models import Person
 from quart_template.schema import ResponseModel
+from quart_template.sessions.caller import PersonSummary
 from quart_template.sessions.service import IssuedToken
 from quart_template.signin.outcomes import SignedIn, SignInOutcome
 
@@ -57,7 +58,7 @@ class SignInResponse(ResponseModel):
 
 
 def profile_fields(
-    person: Person, *, expires_at: datetime, login_method: str | None = None
+    person: Person | PersonSummary, *, expires_at: datetime, login_method: str | None = None
 ) -> dict[str, Any]:
     """The user object's fields but the token, as a plain dict (the hot `GET /me` skips model
     validation; `User` and the answer check in the tests hold it to the same shape)."""

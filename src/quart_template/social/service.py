@@ -19,7 +19,7 @@ from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
-from quart_template.sessions.auth import Caller
+from quart_template.sessions.caller import Caller
 from quart_template.sessions.proof import record_proof, require_recent_proof
 from quart_template.sessions.service import IssuedToken
 from quart_template.signin.challenge import first_factor_passed
@@ -105,7 +105,7 @@ async def _link_to_caller(
             factor=identity.provider,
         )
     else:
-        require_recent_proof(caller.session, rt.settings)
+        await require_recent_proof(db, session_id=caller.session.entity_id, settings=rt.settings)
         if existing is not None:
             raise Conflict(f"This {title(identity.provider)} account is linked to another user.")
         _link(db, rt, person, identity, client)
