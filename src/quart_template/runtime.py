@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pusher
 
     from quart_template.events.relay import OutboxRelay
+    from quart_template.housekeeping.task import Housekeeper
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Runtime:
     pusher: pusher.Pusher | None = None
     # The outbox backlog per destination (for /metrics).
     outbox_metrics: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    # Deletes what is past its retention, on one instance at a time (None: not started).
+    housekeeper: Housekeeper | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
