@@ -1,4 +1,4 @@
-"""`quart-template serve | migrate | relay`."""
+"""`quart-template serve | migrate | relay | housekeeping`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="upgrade the database to the latest revision")
     commands.add_parser("relay", help="deliver outbox events without serving the API")
+    housekeeping = commands.add_parser(
+        "housekeeping", help="delete now what is past its retention (one run, under the lease)"
+    )
+    housekeeping.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -45,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 asyncio.run(run_relay(settings))
             return 0
+        if args.command == "housekeeping":
+            from quart_template.housekeeping.command import run_housekeeping
+
+            return asyncio.run(run_housekeeping(settings, dry_run=args.dry_run))
     except ConfigError as exc:
         print(f"quart-template: configuration error: {exc}", file=sys.stderr)
         return 2

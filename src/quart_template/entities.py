@@ -77,7 +77,8 @@ AUDIT_TABLES: dict[str, Table] = {}
 
 
 def audit_table_for(model: type[Base]) -> Table:
-    """Declare `<table>_audit` with the model's columns, no constraints, plus its own key."""
+    """Declare `<table>_audit` with the model's columns, no constraints, plus its own key and
+    an index on `entity_id`."""
     table = model.__table__
     assert isinstance(table, Table)
     redacted: frozenset[str] = getattr(model, "__redacted__", frozenset())
@@ -85,7 +86,9 @@ def audit_table_for(model: type[Base]) -> Table:
     assert not unknown, f"{table.name}.__redacted__ names no column: {sorted(unknown)}"
     columns = [Column("audit_id", BigIntPK, primary_key=True, autoincrement=True)]
     for column in table.columns:
-        columns.append(Column(column.name, column.type, nullable=True))
+        # Indexed by entity: one entity's history is found (and purged with it) by key.
+        by_entity = column.name == "entity_id"
+        columns.append(Column(column.name, column.type, nullable=True, index=by_entity))
     audit = Table(
         f"{table.name}_audit",
         Base.metadata,

@@ -1,6 +1,6 @@
 """The composition root: the one place that builds the runtime (engine, sessions, HTTP client,
-rate limiter, token cache and its Redis bus, Pusher, event delivery) and closes it again, for
-the app and for `quart-template relay` alike."""
+rate limiter, token cache and its Redis bus, Pusher, event delivery, housekeeping) and closes it
+again, for the app and for `quart-template relay` alike."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from quart_template.events.destinations import Destination, SenderDestination
 from quart_template.events.metrics import outbox_metrics
 from quart_template.events.outbox import EMAIL, CommitSignal, session_info
 from quart_template.events.relay import OutboxRelay
+from quart_template.housekeeping.task import Housekeeper
 from quart_template.logs import configure_logging
 from quart_template.migrations import open_database
 from quart_template.ratelimit import CredentialLimiter
@@ -90,6 +91,9 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
         destination.start(on_ready=relay.kick)
     if settings.relay_in_app or relay_process:
         relay.start()
+    # In API and relay processes alike: the lease lets one instance at a time run it.
+    rt.housekeeper = Housekeeper(engine, settings, write_lock=rt.sqlite_write_lock)
+    rt.housekeeper.start()
     return rt
 
 
@@ -123,6 +127,8 @@ def _destinations(rt: Runtime) -> list[Destination]:
 async def close_runtime(rt: Runtime) -> None:
     """Stop the relay cleanly (undelivered rows stay in the outbox), then close every
     connection: destinations, rate-limit store, HTTP client, engine."""
+    if rt.housekeeper is not None:
+        await rt.housekeeper.stop()  # between batches: no delete is cut off mid-transaction
     if rt.background:
         await asyncio.wait(rt.background, timeout=BACKGROUND_GRACE_SECONDS)
     if rt.relay is not None:

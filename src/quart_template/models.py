@@ -3,6 +3,7 @@
 from quart_template.accounts.models import LoginMethod, Person
 from quart_template.db import Base
 from quart_template.events.outbox import OutboxMessage
+from quart_template.housekeeping.models import HousekeepingLease
 from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession
@@ -10,6 +11,7 @@ from quart_template.sessions.models import AuthSession
 __all__ = [
     "AuthSession",
     "Base",
+    "HousekeepingLease",
     "LoginMethod",
     "MfaChallenge",
     "OtpMethod",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pusher
 
     from quart_template.events.relay import OutboxRelay
+    from quart_template.housekeeping.task import Housekeeper
     from quart_template.sessions.bus import RevocationBus
     from quart_template.sessions.cache import SessionCache
 
@@ -48,6 +49,8 @@ class Runtime:
     draining: bool = False
     # Tells the other instances of revocations through Redis; None without REDIS_URL.
     session_bus: RevocationBus | None = None
+    # Deletes what is past its retention, on one instance at a time (None: not started).
+    housekeeper: Housekeeper | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from quart_template.local_secrets import LOCAL_DIR, kept_secret, weakness
@@ -18,6 +25,15 @@ DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/app.db"
 # Unset outside production: generated once and kept in var/<field name>.
 LOCAL_SECRETS = {"secret_key": "SECRET_KEY", "security_password_salt": "SECURITY_PASSWORD_SALT"}
 # Production must name these itself: their defaults suit a developer's machine only.
+# A retention is a whole number of days, at most about a century (a date must stay a date).
+MAX_RETENTION_DAYS = 36500
+RETENTIONS = (
+    "session_retention",
+    "outbox_retention",
+    "audit_retention",
+    "security_event_retention",
+)
+OPTIONAL_RETENTIONS = frozenset({"audit_retention", "security_event_retention"})
 EXPLICIT_IN_PRODUCTION = {
     "frontend_url": ("FRONTEND_URL", "the links in emails are built on it"),
     "email_backend": ("EMAIL_BACKEND", "the console backend would write reset links to the logs"),
@@ -98,6 +114,13 @@ class Settings(BaseSettings):
     # How long a checked token is believed without asking the database again (0: always ask).
     session_cache_seconds: float = Field(2.0, ge=0)
 
+    # --- housekeeping (retentions in whole days; unset optional ones = keep forever) ------
+    session_retention: int = Field(30, ge=1, le=MAX_RETENTION_DAYS)
+    outbox_retention: int = Field(7, ge=1, le=MAX_RETENTION_DAYS)
+    audit_retention: int | None = Field(None, ge=1, le=MAX_RETENTION_DAYS)
+    security_event_retention: int | None = Field(365, ge=1, le=MAX_RETENTION_DAYS)
+    housekeeping_interval: float = Field(3600, ge=0)  # seconds; 0 = never in-app
+
     # --- passwords, limits -------------------------------------------------------------
     argon2_time_cost: int = Field(2, ge=2)
     argon2_memory_cost: int = Field(19456, ge=19456)
@@ -157,6 +180,22 @@ class Settings(BaseSettings):
     pusher_ssl: bool = True
     pusher_public_channels: bool = False
     rollbar_access_token: str | None = None
+
+    @field_validator(*RETENTIONS, mode="before")
+    @classmethod
+    def _whole_days(cls, value: object, info: ValidationInfo) -> object:
+        """A retention is a whole number of days; an optional one left empty keeps forever."""
+        if isinstance(value, str):
+            value = int(value.strip()) if value.strip().isdigit() else value.strip() or None
+        if value is None and info.field_name in OPTIONAL_RETENTIONS:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 1 <= value <= MAX_RETENTION_DAYS
+        ):
+            raise ValueError(f"a whole number of days, 1 to {MAX_RETENTION_DAYS} (e.g. 30)")
+        return value
 
     # --- derived -----------------------------------------------------------------------
     @property
@@ -303,7 +342,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         variable = _variable_name(str(error["loc"][0])) if error["loc"] else "settings"
-        raise ConfigError(variable, error["msg"]) from None
+        raise ConfigError(variable, error["msg"].removeprefix("Value error, ")) from None
     settings.use_local_secrets()
     settings.check()
     return settings

@@ -155,3 +155,49 @@ def test_several_workers_without_redis_warn_once_of_slow_revocation(
     assert warnings(1) == []
     assert warnings(4, redis_url="redis://127.0.0.1:6379/0") == []
     assert warnings(4, session_cache_seconds=0) == []
+
+
+async def _seed_ended_sessions(url: str, count: int) -> None:
+    """A person with `count` sessions that ended 40 days ago, in the CLI's database."""
+    from quart_template.accounts.models import Person
+    from quart_template.db import make_engine, make_session_factory
+    from tests.support.retention import add_expired_sessions
+
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            person = Person(email="ada@example.com", email_key="ada@example.com")
+            db.add(person)
+        await add_expired_sessions(engine, person.entity_id, count=count, days_ago=40)
+    finally:
+        await engine.dispose()
+
+
+def _table_counts(stdout: str) -> dict[str, int]:
+    rows = [line.split() for line in stdout.splitlines() if line.startswith("  ")]
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def test_housekeeping_prints_per_table_counts_and_a_dry_run_deletes_nothing(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    assert _run(tmp_path, "migrate").returncode == 0
+    asyncio.run(_seed_ended_sessions(_env(tmp_path)["DATABASE_URL"], 3))
+
+    dry = _run(tmp_path, "housekeeping", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("housekeeping: would delete 3 rows")
+    counts = _table_counts(dry.stdout)
+    assert counts["session"] == 3
+    assert set(counts) >= {"session", "session_audit", "mfa_challenge", "outbox", "security_event"}
+
+    done = _run(tmp_path, "housekeeping")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("housekeeping: deleted 3 rows")
+    assert _table_counts(done.stdout)["session"] == 3
+    assert "AUDIT_RETENTION is unset" in done.stdout
+
+    again = _run(tmp_path, "housekeeping", "--dry-run")
+    assert _table_counts(again.stdout)["session"] == 0  # the real run deleted them

@@ -294,7 +294,12 @@ def test_a_bad_value_in_dotenv_is_named(clean_env: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "http"), ("ACCESS_TOKEN_EXPIRE", "0"), ("ARGON2_MEMORY_COST", "1024")],
+    [
+        ("PORT", "http"),
+        ("ACCESS_TOKEN_EXPIRE", "0"),
+        ("ARGON2_MEMORY_COST", "1024"),
+        ("HOUSEKEEPING_INTERVAL", "-1"),
+    ],
 )
 def test_bad_numbers_are_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -311,6 +316,43 @@ def test_session_cache_seconds_defaults_to_two_and_zero_turns_it_off(
     assert load_settings().session_cache_seconds == 0
     monkeypatch.setenv("SESSION_CACHE_SECONDS", "-1")
     assert _refusal().variable == "SESSION_CACHE_SECONDS"
+
+
+def test_retentions_default_to_what_the_data_retention_table_says() -> None:
+    settings = load_settings()
+    assert (settings.session_retention, settings.outbox_retention) == (30, 7)
+    assert (settings.audit_retention, settings.security_event_retention) == (None, 365)
+    assert settings.housekeeping_interval == 3600
+
+
+def test_retentions_are_whole_days_and_empty_keeps_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AUDIT_RETENTION", "90")
+    monkeypatch.setenv("SECURITY_EVENT_RETENTION", "")
+    monkeypatch.setenv("SESSION_RETENTION", " 14 ")
+    settings = load_settings()
+    assert (settings.audit_retention, settings.security_event_retention) == (90, None)
+    assert settings.session_retention == 14
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SESSION_RETENTION", "30d"),
+        ("SESSION_RETENTION", ""),
+        ("OUTBOX_RETENTION", "0"),
+        ("AUDIT_RETENTION", "1.5"),
+        ("SECURITY_EVENT_RETENTION", "99999"),
+    ],
+)
+def test_a_retention_that_is_not_whole_days_is_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    refusal = _refusal()
+    assert refusal.variable == name
+    assert refusal.problem == "a whole number of days, 1 to 36500 (e.g. 30)"
 
 
 def test_tls_and_ssl_exclude_each_other(monkeypatch: pytest.MonkeyPatch) -> None:

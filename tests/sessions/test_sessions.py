@@ -7,13 +7,16 @@ import time
 from collections.abc import Callable
 
 from quart.typing import TestClientProtocol as Client
+from sqlalchemy import select
 
 from quart_template.app import create_app
 from quart_template.runtime import Runtime
+from quart_template.sessions.models import AuthSession, session_audit
 from quart_template.settings import Settings
 from tests.support.accounts import access_token, log_in
-from tests.support.factories import create_person, signed_in
+from tests.support.factories import DEFAULT_PASSWORD, create_person, signed_in
 from tests.support.http import auth, json_error
+from tests.support.retention import session_of
 
 
 async def _login(client: Client, agent: str) -> dict[str, str]:
@@ -127,3 +130,24 @@ async def test_parallel_requests_of_one_person_never_fail(client: Client, rt: Ru
         log_in(client),
     )
     assert all(r.status_code < 500 for r in mixed), [r.status_code for r in mixed]
+
+
+async def test_ending_every_session_leaves_expired_ones_as_they_were(
+    client: Client, rt: Runtime
+) -> None:
+    """An expired session has ended: a password change makes no new version of it (nor an
+    update that could race housekeeping deleting it)."""
+    user = await signed_in(rt)
+    expired = await session_of(rt, user.person, expired_days_ago=40)
+    changed = await client.post(
+        "/update_password",
+        json={"existing_password": DEFAULT_PASSWORD, "new_password": "a brand new passphrase"},
+        headers=user.headers,
+    )
+    assert changed.status_code == 200
+    async with rt.db() as db:
+        row = await db.get_one(AuthSession, expired)
+        history = (
+            await db.execute(select(session_audit).where(session_audit.c.entity_id == expired))
+        ).all()
+    assert (row.version, row.active, row.revoked_at, history) == (1, True, None, [])

@@ -26,14 +26,15 @@ class AuthSession(Versioned, Base):
         String(32), ForeignKey("person.entity_id"), nullable=False, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # Indexed (with `revoked_at`) so housekeeping finds ended sessions without a table scan.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     # When the holder last proved a credential in this session (at sign-in, then by
     # re-authenticating): factor changes need a recent one.
     proved_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     @property
     def owner_id(self) -> str:

@@ -141,12 +141,18 @@ async def list_active_sessions(db: AsyncSession, *, person_id: str) -> list[Auth
 async def revoke_all_sessions(
     db: AsyncSession, *, person_id: str, by: str | None, keep: str | None = None
 ) -> int:
-    """End every session of a person (password reset), or all but `keep` (password change)."""
+    """End every session of a person (password reset), or all but `keep` (password change).
+    Expired ones have ended already: left as they are, they get no new version, and no update
+    races housekeeping deleting them."""
+    now = utcnow()
     result = await db.execute(
-        select(AuthSession).where(AuthSession.person_id == person_id, AuthSession.active.is_(True))
+        select(AuthSession).where(
+            AuthSession.person_id == person_id,
+            AuthSession.active.is_(True),
+            AuthSession.expires_at > now,
+        )
     )
     count = 0
-    now = utcnow()
     for row in result.scalars():
         if row.entity_id == keep:
             continue
