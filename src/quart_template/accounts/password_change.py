@@ -17,12 +17,12 @@ from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
 from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
+from quart_template.mfa.repository import end_challenges
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record, record_alone
 from quart_template.sessions.proof import record_proof
 from quart_template.sessions.service import revoke_all_sessions
-from quart_template.signin.challenge import end_challenges
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ writer at a time) so two requests racing for one code queue instead of both read
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -120,15 +120,22 @@ def add_recovery_code(
 async def consume_challenge(db: AsyncSession, *, id_hash: str) -> bool:
     """Mark a live challenge used; False when it was already used or expired. One conditional
     UPDATE, so of two requests finishing the same login only one can win."""
+    return await _spend_live(db, MfaChallenge.id_hash == id_hash) == 1
+
+
+async def end_challenges(db: AsyncSession, *, person_id: str) -> None:
+    """Spend every live challenge of the person, in the caller's transaction: a first factor
+    passed before a password change, a reset or a takeover must not finish a login after it."""
+    await _spend_live(db, MfaChallenge.person_id == person_id)
+
+
+async def _spend_live(db: AsyncSession, which: ColumnElement[bool]) -> int:
+    """Mark the live (unused, unexpired) challenges `which` selects used; how many were."""
     now = utcnow()
     result = await db.execute(
         update(MfaChallenge)
-        .where(
-            MfaChallenge.id_hash == id_hash,
-            MfaChallenge.used_at.is_(None),
-            MfaChallenge.expires_at > now,
-        )
+        .where(which, MfaChallenge.used_at.is_(None), MfaChallenge.expires_at > now)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return int(getattr(result, "rowcount", 0))

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
@@ -91,19 +91,3 @@ async def find_challenge(
     else:
         return None
     return (await db.execute(query.limit(1))).scalar_one_or_none()
-
-
-async def end_challenges(db: AsyncSession, *, person_id: str) -> None:
-    """Spend every live challenge of the person, in the caller's transaction: a first factor
-    passed before a password change, a reset or a takeover must not finish a login after it."""
-    now = utcnow()
-    await db.execute(
-        update(MfaChallenge)
-        .where(
-            MfaChallenge.person_id == person_id,
-            MfaChallenge.used_at.is_(None),
-            MfaChallenge.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )

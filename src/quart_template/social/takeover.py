@@ -16,11 +16,11 @@ from quart_template.email.messages import ACCOUNT_TAKEN_OVER_BY_PROVIDER
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import repository as mfa_repo
 from quart_template.mfa.recovery import retire_codes
+from quart_template.mfa.repository import end_challenges
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
 from quart_template.sessions.service import revoke_all_sessions
-from quart_template.signin.challenge import end_challenges
 from quart_template.social import repository as repo
 from quart_template.social.providers.base import Identity
 
