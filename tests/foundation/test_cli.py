@@ -201,3 +201,37 @@ def test_housekeeping_prints_per_table_counts_and_a_dry_run_deletes_nothing(
 
     again = _run(tmp_path, "housekeeping", "--dry-run")
     assert _table_counts(again.stdout)["session"] == 0  # the real run deleted them
+
+
+async def _hold_lease(url: str, holder: str) -> None:
+    """Another instance in the middle of a run: the lease is taken for five more minutes."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from quart_template.db import make_engine, utcnow
+    from quart_template.housekeeping.models import HousekeepingLease
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            now = utcnow()
+            values = {"holder": holder, "expires_at": now + timedelta(minutes=5), "due_at": now}
+            await conn.execute(insert(HousekeepingLease).values(name="housekeeping", **values))
+    finally:
+        await engine.dispose()
+
+
+def test_housekeeping_leaves_the_work_to_the_instance_holding_the_lease(tmp_path: Path) -> None:
+    import asyncio
+
+    assert _run(tmp_path, "migrate").returncode == 0
+    url = _env(tmp_path)["DATABASE_URL"]
+    asyncio.run(_seed_ended_sessions(url, 2))
+    asyncio.run(_hold_lease(url, "api-1:42:cafe"))
+
+    result = _run(tmp_path, "housekeeping")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "housekeeping: skipped, api-1:42:cafe is running it"
+    assert _table_counts(_run(tmp_path, "housekeeping", "--dry-run").stdout)["session"] == 2

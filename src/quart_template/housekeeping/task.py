@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quart_template.dbfaults import database_unavailable
 from quart_template.housekeeping.lease import Lease, new_holder
-from quart_template.housekeeping.service import Report, housekeep
+from quart_template.housekeeping.service import housekeep
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ class Housekeeper:
         self._engine = engine
         self._settings = settings
         self.lease = Lease(engine, holder=holder or new_holder(), write_lock=write_lock)
-        self.last_report: Report | None = None
         self._stopping = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -71,7 +70,7 @@ class Housekeeper:
 
     async def _run_if_due(self) -> None:
         try:
-            report = await housekeep(
+            await housekeep(
                 self._engine,
                 self._settings,
                 lease=self.lease,
@@ -82,8 +81,6 @@ class Housekeeper:
             self._failed(error)
             return
         self._database_down = False
-        if report.ran:
-            self.last_report = report
 
     def _failed(self, error: Exception) -> None:
         """A database out of reach is said once (the next check tries again); anything else
