@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,17 +28,14 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from auth import free_port, wait_ready
+
 BIN = Path(sys.executable).parent
 PASSWORD = "bench passphrase 0123"
 TARGET_MS = 2.0
 SKIPPED_ENV = ("MYSQL_", "AMQP_", "BROKER_", "PUSHER_", "REDIS_", "DATABASE_URL", "ROLLBAR_")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(workdir: Path) -> dict[str, str]:
@@ -55,20 +51,6 @@ def server_env(workdir: Path) -> dict[str, str]:
         EMAIL_LIMIT_PER_ADDRESS="10000/hour",
     )
     return env
-
-
-async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("server did not become ready in 30 s")
 
 
 async def sign_up(client: httpx.AsyncClient, email: str) -> None:
