@@ -7,6 +7,7 @@ recovers by itself), and the error handler to answer JSON 503 with `Retry-After`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,3 +81,27 @@ def watch_connections(engine: AsyncEngine) -> None:
             raise
 
     dialect.do_ping = do_ping  # type: ignore[method-assign]
+    _quiet_lost_resets(engine)
+
+
+class _LostResetFilter(logging.Filter):
+    """The pool rolls a connection back when it is returned, and logs an ERROR with a traceback
+    when that fails; for a connection that is merely gone (the pool then discards it, and the
+    request already answered 503 or succeeded) that is one WARNING line, not a stack trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and error is not None and database_unavailable(error):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "pooled connection lost: %s", (type(error).__name__,)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_lost_resets(engine: AsyncEngine) -> None:
+    pool_logger = engine.sync_engine.pool.logger
+    target = getattr(pool_logger, "logger", pool_logger)  # an echoing pool wraps its logger
+    if isinstance(target, logging.Logger) and not any(
+        isinstance(f, _LostResetFilter) for f in target.filters
+    ):
+        target.addFilter(_LostResetFilter())

@@ -83,6 +83,33 @@ def test_a_ping_on_a_closed_transport_asks_for_a_fresh_connection(database_url: 
         dialect.do_ping(Broken())
 
 
+async def test_a_connection_lost_while_the_pool_resets_it_is_one_warning_not_a_traceback(
+    database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        for error, level in (
+            (pymysql.err.OperationalError(2013, "Lost connection"), logging.WARNING),
+            (ValueError("a bug in a reset"), logging.ERROR),
+        ):
+
+            def failing_rollback(*args: Any, _error: BaseException = error) -> None:
+                raise _error
+
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="sqlalchemy.pool"):
+                async with engine.connect() as connection:
+                    await connection.exec_driver_sql("SELECT 1")
+                    await connection.commit()  # what is left is the pool's own reset on return
+                    monkeypatch.setattr(engine.sync_engine.dialect, "do_rollback", failing_rollback)
+            monkeypatch.undo()
+            (record,) = [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+            assert record.levelno == level
+            assert (record.exc_info is None) is (level == logging.WARNING)
+    finally:
+        await engine.dispose()
+
+
 async def test_a_lost_connection_is_a_json_503_without_a_traceback(
     client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
