@@ -22,8 +22,8 @@ install: $(STAMP) ## Create .venv and install the app with its dev tools
 migrate: $(STAMP) ## Upgrade the configured database (SQLite ./var/app.db by default)
 	$(BIN)/quart-template migrate
 
-run: migrate ## Install, migrate and serve on http://localhost:5000
-	exec $(BIN)/quart-template serve --port $${PORT:-5000}
+run: migrate ## Install, migrate and serve on http://localhost:5000 (HOST, PORT from the environment or .env)
+	exec $(BIN)/quart-template serve
 
 test: $(STAMP) ## Run the test suite (SQLite; TEST_DATABASE_URL/TEST_AMQP_URL for MariaDB/RabbitMQ)
 	$(BIN)/pytest

@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API with Hypercorn")
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens
+    serve.add_argument(
+        "--host", default=None, help="default: $HOST, else 127.0.0.1 (0.0.0.0 in production)"
+    )
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 5000")
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="upgrade the database to the latest revision")
@@ -37,9 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve_api(settings, host=args.host, port=args.port, workers=args.workers)
         if args.command == "migrate":
-            from quart_template.migrations import migrate
+            from quart_template.migrations import head_revision, migrate
 
             migrate(settings)
+            print(f"{describe_database(settings)}: at revision {head_revision()}")
             return 0
         if args.command == "relay":
             from quart_template.lifecycle import run_relay
@@ -61,7 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) -> int:
+def describe_database(settings: Settings) -> str:
+    """The database URL without its password, for the one line an operator reads first."""
+    from sqlalchemy.engine import make_url
+
+    return "database " + make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def describe_backends(settings: Settings) -> str:
+    """Which database, broker, email backend and Redis this process uses (no passwords)."""
+    from sqlalchemy.engine import make_url
+
+    def safe(url: str | None) -> str:
+        return make_url(url).render_as_string(hide_password=True) if url else "off"
+
+    return (
+        f"{describe_database(settings)}, broker {safe(settings.amqp_url)}, "
+        f"email {settings.email_backend}, redis {safe(settings.redis_url)}"
+    )
+
+
+def serve_api(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
     """Hypercorn, programmatically; SIGTERM and SIGINT shut down gracefully."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
@@ -72,7 +95,7 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     configure_logging(settings)
     warn_of_slow_revocation(settings, workers)
     config = Config()
-    config.bind = [f"{host}:{port or settings.port}"]
+    config.bind = [f"{host or settings.host}:{port or settings.port}"]
     config.workers = workers
     config.accesslog = None
     # Hypercorn's own logger would add a second handler; ours (on the root) formats every line once.
@@ -80,6 +103,7 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     config.graceful_timeout = settings.graceful_timeout
     config.keep_alive_timeout = 75
     asyncio.run(check_database(settings))
+    log.info(describe_backends(settings), extra={"event": "backends"})
     if workers > 1:
         from hypercorn.run import run
 

@@ -10,6 +10,7 @@ from quart_schema import hide
 
 from quart_template.db import ping
 from quart_template.errors import error_response
+from quart_template.migrations import RUN_MIGRATE, schema_problem
 from quart_template.runtime import Runtime, runtime
 from quart_template.web import bearer_credential, reply
 
@@ -39,10 +40,14 @@ async def readyz() -> Response:
     broker that is down degrades, not fails."""
     rt = runtime()
     database = "ok" if await _database_answers(rt) else "down"
+    unmigrated = await _schema_problem(rt) if database == "ok" else None
     broker = await rt.broker_status() if rt.broker_status else "off"
-    healthy = database == "ok" and broker in ("ok", "off") and not rt.draining
+    usable = database == "ok" and not unmigrated and not rt.draining
+    healthy = usable and broker in ("ok", "off")
     body = {"status": "ok" if healthy else "degraded", "database": database, "broker": broker}
-    return reply(body, 200 if database == "ok" and not rt.draining else 503)
+    if unmigrated:
+        body["schema"] = f"{unmigrated}: {RUN_MIGRATE}"
+    return reply(body, 200 if usable else 503)
 
 
 @blueprint.get("/metrics")
@@ -66,6 +71,15 @@ def _may_read_metrics(expected: str | None, presented: str | None) -> bool:
     if not expected:
         return True
     return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+async def _schema_problem(rt: Runtime) -> str | None:
+    """What keeps the schema from being usable (someone restored an old dump, or emptied the
+    database, after start-up), or None; a failed check is the database's, reported above."""
+    try:
+        return await asyncio.wait_for(schema_problem(rt.engine), timeout=3)
+    except Exception:
+        return None
 
 
 async def _database_answers(rt: Runtime) -> bool:

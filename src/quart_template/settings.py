@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     reset_token_expire: int = Field(3600, gt=0)
     mfa_token_expire: int = Field(300, gt=0)
     reauth_max_age: int = Field(600, gt=0)
-    port: int = 5000
+    port: int = Field(5000, gt=0, lt=65536)
+    # Where `serve` listens: unset = 127.0.0.1 in development (nothing else on the network can
+    # reach a dev server), 0.0.0.0 in production (a container's port is published from it).
+    host_: str | None = Field(None, validation_alias=_alias("HOST"))
     # Seconds in-flight requests may take to finish after SIGTERM.
     graceful_timeout: float = Field(20.0, ge=0)
     max_body_bytes: int = Field(64 * 1024, gt=0)
@@ -210,6 +213,13 @@ class Settings(BaseSettings):
                 f"{self.mysql_database}?charset=utf8mb4"
             )
         return DEFAULT_SQLITE_URL
+
+    @property
+    def host(self) -> str:
+        """The address `serve` binds by default."""
+        if self.host_:
+            return self.host_
+        return "0.0.0.0" if self.app_env == "production" else "127.0.0.1"  # noqa: S104
 
     @property
     def database_variable(self) -> str:
