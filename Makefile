@@ -41,12 +41,12 @@ docs: $(STAMP) ## Regenerate the endpoint table in docs/api.md from the app's Op
 	$(BIN)/python docs/generate.py
 
 migration: $(STAMP) ## Regenerate the initial Alembic revision from the models (pre-release only)
-	rm -f alembic/versions/0001_initial.py var/migration.db
+	rm -f src/quart_template/alembic/versions/0001_initial.py var/migration.db
 	mkdir -p var
 	DATABASE_URL=sqlite+aiosqlite:///var/migration.db $(BIN)/alembic revision --autogenerate --rev-id 0001 -m initial
 	rm -f var/migration.db
-	$(BIN)/ruff format alembic/versions
-	$(BIN)/ruff check --fix -q alembic/versions || true
+	$(BIN)/ruff format src/quart_template/alembic/versions
+	$(BIN)/ruff check --fix -q src/quart_template/alembic/versions || true
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (they print numbers)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

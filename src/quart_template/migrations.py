@@ -14,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from quart_template.db import make_engine, ping
 from quart_template.settings import ConfigError, Settings
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+# The migrations ship inside the package, so a plain (non-editable) install can migrate too;
+# alembic.ini exists only in a checkout (for `alembic revision`, `make migration`).
+SCRIPTS = Path(__file__).resolve().parent / "alembic"
+CHECKOUT_INI = Path(__file__).resolve().parent.parent.parent / "alembic.ini"
 VERSION_TABLE = "alembic_version"
 RUN_MIGRATE = "run `quart-template migrate`"
 
@@ -23,9 +26,8 @@ def alembic_config(settings: Settings) -> object:
     """Alembic's config pointing at the shipped migrations and the configured database."""
     from alembic.config import Config
 
-    ini = ROOT / "alembic.ini"
-    config = Config(str(ini)) if ini.exists() else Config()
-    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config = Config(str(CHECKOUT_INI)) if CHECKOUT_INI.exists() else Config()
+    config.set_main_option("script_location", str(SCRIPTS))
     config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
     config.attributes["settings"] = settings
     return config
@@ -115,7 +117,7 @@ def _revisions() -> tuple[str, frozenset[str]]:
     """The shipped migrations' head revision and every revision they know."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory(str(ROOT / "alembic"))
+    script = ScriptDirectory(str(SCRIPTS))
     head = script.get_current_head() or ""
     return head, frozenset(revision.revision for revision in script.walk_revisions())
 
