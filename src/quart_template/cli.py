@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-from typing import Any
 
 from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
@@ -85,12 +83,12 @@ def describe_backends(settings: Settings) -> str:
 
 
 def serve_api(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
-    """Hypercorn, programmatically; SIGTERM and SIGINT shut down gracefully."""
-    from hypercorn.asyncio import serve
+    """Hypercorn, programmatically, in one process or `workers`; SIGTERM and SIGINT shut down
+    gracefully either way (see `serving`)."""
     from hypercorn.config import Config
 
-    from quart_template.app import create_app
     from quart_template.logs import configure_logging
+    from quart_template.serving import run_workers, serve_in_process
 
     configure_logging(settings)
     warn_of_slow_revocation(settings, workers)
@@ -105,36 +103,9 @@ def serve_api(settings: Settings, *, host: str | None, port: int | None, workers
     asyncio.run(check_database(settings))
     log.info(describe_backends(settings), extra={"event": "backends"})
     if workers > 1:
-        from hypercorn.run import run
-
-        config.application_path = "quart_template.asgi:app"
-        config.worker_class = "uvloop" if _has_uvloop() else "asyncio"
-        return run(config)
-    app = create_app(settings)
-    shutdown = asyncio.Event()
-
-    async def run_one() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, begin_shutdown, app, shutdown)
-        await serve(app, config, shutdown_trigger=shutdown.wait)
-
-    if _has_uvloop():
-        import uvloop
-
-        uvloop.run(run_one())
-    else:
-        asyncio.run(run_one())
+        return run_workers(settings, config, workers)
+    serve_in_process(settings, config)
     return 0
-
-
-def begin_shutdown(app: Any, shutdown: asyncio.Event) -> None:
-    """SIGTERM: readiness fails at once (a load balancer stops sending), then Hypercorn stops
-    accepting and lets in-flight requests finish within GRACEFUL_TIMEOUT."""
-    rt = app.extensions.get("runtime")
-    if rt is not None:
-        rt.draining = True
-    shutdown.set()
 
 
 def warn_of_slow_revocation(settings: Settings, workers: int) -> None:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     host_: str | None = Field(None, validation_alias=_alias("HOST"))
     # Seconds in-flight requests may take to finish after SIGTERM.
     graceful_timeout: float = Field(20.0, ge=0)
+    # Seconds to keep serving after SIGTERM, with /readyz already 503, before the listener
+    # closes: a load balancer that checks readiness stops sending first (0 = close at once).
+    shutdown_delay: float = Field(0.0, ge=0, le=300)
     max_body_bytes: int = Field(64 * 1024, gt=0)
     log_level: str = "INFO"
     log_json: bool | None = None
