@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from quart_template.email.messages import ALL_EVENTS, LEGACY_EVENTS
 from quart_template.local_secrets import LOCAL_DIR, kept_secret, weakness
 from quart_template.mfa.crypto import data_key, legacy_key
 
@@ -148,6 +149,11 @@ class Settings(BaseSettings):
     mail_use_ssl: bool = False
     mail_default_sender: str = "Quart Template <no-reply@localhost>"
     mail_timeout: float = 10.0
+    # EMAIL_BACKEND=rabbitmq: the queue the email-transmitter consumes, its type, and which
+    # events are published to it ("all", or a comma-separated list of event names).
+    email_queue: str = Field("email-transmitter", min_length=1, max_length=255)
+    email_queue_type: Literal["classic", "quorum"] = "classic"
+    email_transmitter_events: str = "all"
 
     # --- MFA ---------------------------------------------------------------------------
     mfa_issuer: str = "Quart Template"
@@ -186,6 +192,11 @@ class Settings(BaseSettings):
     pusher_ssl: bool = True
     pusher_public_channels: bool = False
     rollbar_access_token: str | None = None
+
+    @field_validator("email_queue_type", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(*RETENTIONS, mode="before")
     @classmethod
@@ -252,6 +263,12 @@ class Settings(BaseSettings):
         return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
 
     @property
+    def transmitter_events(self) -> frozenset[str]:
+        """The events EMAIL_TRANSMITTER_EVENTS names (unset, empty or "all": every one)."""
+        names = {n.strip().upper() for n in self.email_transmitter_events.split(",") if n.strip()}
+        return frozenset(ALL_EVENTS) if not names or "ALL" in names else frozenset(names)
+
+    @property
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
@@ -303,7 +320,20 @@ class Settings(BaseSettings):
             raise ConfigError("MAIL_USE_TLS", "MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
         if self.email_backend == "rabbitmq" and not self.amqp_url:
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
+        self._check_email_queue()
         self._check_limits_and_proxies()
+
+    def _check_email_queue(self) -> None:
+        """A name the email-transmitter would never see, or a queue the broker refuses, is a
+        mistake to say at start-up, not a silent loss later."""
+        if self.email_queue.startswith("amq."):
+            raise ConfigError("EMAIL_QUEUE", "names starting with 'amq.' are the broker's own")
+        for name in sorted(self.transmitter_events - set(ALL_EVENTS)):
+            if name in LEGACY_EVENTS:
+                hint = f"{name} is sent as {LEGACY_EVENTS[name]}: list that instead"
+            else:
+                hint = f"unknown event {name!r}; known: all, {', '.join(ALL_EVENTS)}"
+            raise ConfigError("EMAIL_TRANSMITTER_EVENTS", hint)
 
     def _check_production(self) -> None:
         """Production runs on its own strong secrets and names what defaults only suit a

@@ -81,6 +81,12 @@ def test_unknown_email_backend_refuses_to_start(tmp_path: Path) -> None:
     _assert_refused(_run(tmp_path, "serve", EMAIL_BACKEND="carrier-pigeon"), "EMAIL_BACKEND")
 
 
+def test_an_unknown_transmitter_event_refuses_to_start(tmp_path: Path) -> None:
+    result = _run(tmp_path, "serve", EMAIL_TRANSMITTER_EVENTS="USER_CREATED,WELCOME")
+    _assert_refused(result, "EMAIL_TRANSMITTER_EVENTS")
+    assert "WELCOME" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["serve", "migrate"])
 def test_unreachable_mysql_database_refuses_to_start(tmp_path: Path, command: str) -> None:
     url = f"mysql+aiomysql://root@127.0.0.1:{free_port()}/nothing?charset=utf8mb4"
