@@ -24,6 +24,7 @@ from quart_template.housekeeping.task import Housekeeper
 from quart_template.logs import configure_logging
 from quart_template.migrations import open_database
 from quart_template.ratelimit import CredentialLimiter
+from quart_template.replica import Replica
 from quart_template.runtime import Runtime
 from quart_template.sessions import invalidation
 from quart_template.sessions.cache import SessionCache
@@ -82,6 +83,8 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
         sqlite_write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     rt.outbox_metrics = partial(outbox_metrics, rt.db)
+    if settings.database_read_url and not relay_process:
+        rt.replica = Replica(make_engine(settings.database_read_url))
     if settings.redis_url and not relay_process:
         rt.session_bus = _session_bus(settings.redis_url, cache)
     poll = STANDALONE_POLL_SECONDS if relay_process else IN_APP_POLL_SECONDS
@@ -139,6 +142,8 @@ async def close_runtime(rt: Runtime) -> None:
         await rt.session_bus.aclose()
     await rt.limiter.aclose()
     await rt.http.aclose()
+    if rt.replica is not None:
+        await rt.replica.engine.dispose()
     await rt.engine.dispose()
 
 

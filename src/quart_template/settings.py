@@ -100,6 +100,8 @@ class Settings(BaseSettings):
 
     # --- database ----------------------------------------------------------------------
     database_url_: str | None = Field(None, validation_alias=_alias("DATABASE_URL"))
+    # A read replica for token checks and lists (see replica.py); unset = the primary.
+    database_read_url: str | None = None
     mysql_host: str | None = None
     mysql_user: str = "root"
     mysql_password: str = ""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from quart_template.db import reader, utcnow
+from quart_template.db import utcnow
+from quart_template.replica import read_lagging
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
@@ -84,15 +85,19 @@ def log_only(event: str, *, client: ClientInfo | None, **details: str) -> None:
 
 
 async def latest_events(rt: Runtime, *, person_id: str) -> list[SecurityEvent]:
-    """The person's latest events, newest first."""
-    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
-        result = await db.execute(
-            select(SecurityEvent)
-            .where(SecurityEvent.person_id == person_id)
-            .order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc())
-            .limit(HISTORY_LENGTH)
-        )
-        return list(result.scalars())
+    """The person's latest events, newest first (from the replica when there is one)."""
+
+    async def read(engine: AsyncEngine) -> list[SecurityEvent]:
+        async with rt.db(bind=engine) as db, db.begin():
+            result = await db.execute(
+                select(SecurityEvent)
+                .where(SecurityEvent.person_id == person_id)
+                .order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc())
+                .limit(HISTORY_LENGTH)
+            )
+            return list(result.scalars())
+
+    return await read_lagging(rt.engine, rt.replica, read)
 
 
 def _row(event: str, person_id: str, client: ClientInfo | None) -> SecurityEvent:
