@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
+
+# prometheus-client's multiprocess directory (quart_template.metrics). Named here rather than
+# imported: it must be in the environment before prometheus-client is first imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) -> int:
-    """Hypercorn, programmatically; SIGTERM and SIGINT shut down gracefully."""
-    from hypercorn.asyncio import serve
+    """Hypercorn, programmatically; SIGTERM and SIGINT shut down gracefully. With several
+    workers the app is imported by each (and not here, so PROMETHEUS_MULTIPROC_DIR can still
+    be set before prometheus-client loads)."""
     from hypercorn.config import Config
 
-    from quart_template.app import create_app
     from quart_template.logs import configure_logging
 
     configure_logging(settings)
@@ -85,8 +95,18 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
 
         config.application_path = "quart_template.asgi:app"
         config.worker_class = "uvloop" if _has_uvloop() else "asyncio"
-        return run(config)
-    app = create_app(settings)
+        with shared_metrics_dir(workers):
+            return run(config)
+    from quart_template.app import create_app
+
+    with shared_metrics_dir(workers):
+        return _serve_one(create_app(settings), config)
+
+
+def _serve_one(app: Any, config: Any) -> int:
+    """One process, the app in it: SIGTERM and SIGINT begin a graceful shutdown."""
+    from hypercorn.asyncio import serve
+
     shutdown = asyncio.Event()
 
     async def run_one() -> None:
@@ -102,6 +122,36 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     else:
         asyncio.run(run_one())
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[str | None]:
+    """Where the workers' metrics add up: PROMETHEUS_MULTIPROC_DIR when set (emptied of the
+    last run's files first, as prometheus-client asks), else with several workers a temporary
+    directory made for this run and removed at exit (one process keeps them in memory: None).
+    Set before any worker starts, so every one inherits it."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink(missing_ok=True)
+        yield given
+        return
+    if workers <= 1:
+        yield None
+        return
+    made = tempfile.mkdtemp(prefix="quart-template-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    log.info(
+        "%d workers: their metrics add up in %s (removed at exit)",
+        workers,
+        made,
+        extra={"event": "metrics_dir", "path": made},
+    )
+    try:
+        yield made
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def begin_shutdown(app: Any, shutdown: asyncio.Event) -> None:

@@ -51,6 +51,8 @@ class Runtime:
     session_bus: RevocationBus | None = None
     # Deletes what is past its retention, on one instance at a time (None: not started).
     housekeeper: Housekeeper | None = None
+    # Publishes this worker's pool numbers for the others' scrapes (multiprocess mode only).
+    pool_sampler: asyncio.Task[None] | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
