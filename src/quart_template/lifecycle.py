@@ -96,7 +96,7 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
     # In API and relay processes alike: the lease lets one instance at a time run it.
     rt.housekeeper = Housekeeper(engine, settings, write_lock=rt.sqlite_write_lock)
     rt.housekeeper.start()
-    if multiprocess_dir() is not None:
+    if multiprocess_dir() is not None and not relay_process:
         rt.pool_sampler = asyncio.create_task(sample_pool_every(engine), name="pool-metrics")
     return rt
 

@@ -27,6 +27,8 @@ from prometheus_client import (
 from prometheus_client.multiprocess import mark_process_dead
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Read once, as prometheus-client does when it is imported: where the values go is fixed then.
+_MULTIPROC_DIR = os.environ.get(MULTIPROC_ENV) or None
 UNMATCHED = "<unmatched>"  # the route label of a path no rule matches (404, 405)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 POOL_SAMPLE_SECONDS = 5.0
@@ -61,7 +63,7 @@ LOGINS = Counter(
 )
 RATE_LIMITED = Counter(
     "quart_template_rate_limit_refusals_total",
-    "Requests refused with 429 by a rate limit, by scope (login, otp, forgot_password, ...).",
+    "Requests refused with 429 by a rate limit, by scope (login, mfa, forgot_password, ...).",
     ["scope"],
     registry=REGISTRY,
 )
@@ -100,7 +102,7 @@ _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 def multiprocess_dir() -> str | None:
     """The shared directory of multiprocess mode, or None (one process, values in memory)."""
-    return os.environ.get(MULTIPROC_ENV) or None
+    return _MULTIPROC_DIR
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
