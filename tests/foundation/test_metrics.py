@@ -145,3 +145,8 @@ async def test_a_database_that_hangs_still_gets_a_scrape_in_time(
     samples = await scrape(client)
     assert value(samples, "quart_template_database_up") == 0
     assert not BACKLOG & names(samples)
+
+
+async def test_both_metrics_endpoints_stay_out_of_the_openapi_document(client: Client) -> None:
+    paths = (await (await client.get("/openapi.json")).get_json())["paths"]
+    assert "/metrics" not in paths and "/metrics.json" not in paths
