@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
+
+# prometheus-client's multiprocess directory (quart_template.metrics). Named here rather than
+# imported: it must be in the environment before prometheus-client is first imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,10 +112,41 @@ def serve_api(settings: Settings, *, host: str | None, port: int | None, workers
     config.keep_alive_timeout = 75
     asyncio.run(check_database(settings))
     log.info(describe_backends(settings), extra={"event": "backends"})
-    if workers > 1:
-        return run_workers(settings, config, workers)
-    serve_in_process(settings, config)
+    with shared_metrics_dir(workers):
+        if workers > 1:
+            return run_workers(settings, config, workers)
+        serve_in_process(settings, config)
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[str | None]:
+    """Where the workers' metrics add up: PROMETHEUS_MULTIPROC_DIR when set (emptied of the
+    last run's files first, as prometheus-client asks), else with several workers a temporary
+    directory made for this run and removed at exit (one process keeps them in memory: None).
+    Set before any worker starts, so every one inherits it."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink(missing_ok=True)
+        yield given
+        return
+    if workers <= 1:
+        yield None
+        return
+    made = tempfile.mkdtemp(prefix="quart-template-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    log.info(
+        "%d workers: their metrics add up in %s (removed at exit)",
+        workers,
+        made,
+        extra={"event": "metrics_dir", "path": made},
+    )
+    try:
+        yield made
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def warn_of_slow_revocation(settings: Settings, workers: int) -> None:

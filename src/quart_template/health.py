@@ -1,4 +1,5 @@
-"""Liveness, readiness, outbox metrics and the welcome line Flask Template answered with."""
+"""Liveness, readiness, metrics (Prometheus text, and the outbox backlog as JSON) and the
+welcome line Flask Template answered with."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from quart_schema import hide
 from quart_template.db import ping
 from quart_template.errors import error_response
 from quart_template.migrations import RUN_MIGRATE, schema_problem
+from quart_template.metrics.exposition import scrape
 from quart_template.runtime import Runtime, runtime
 from quart_template.web import bearer_credential, reply
 
@@ -18,6 +20,8 @@ blueprint = Blueprint("health", __name__)
 
 WELCOME = "Welcome to Quart Template."
 METRICS_TOKEN_REQUIRED = "A valid metrics token is required."
+# The text format every Prometheus version (and other scrapers) reads.
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @blueprint.get("/")
@@ -53,6 +57,19 @@ async def readyz() -> Response:
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
+    """Prometheus text exposition (see `metrics`); answered even when the database is down
+    (`quart_template_database_up 0`, no backlog gauges). Behind METRICS_TOKEN when one is set."""
+    rt = runtime()
+    if not _may_read_metrics(rt.settings.metrics_token, bearer_credential()):
+        return error_response(401, METRICS_TOKEN_REQUIRED)
+    destinations = rt.relay.destinations if rt.relay is not None else {}
+    body = await scrape(pool=rt.engine.pool, backlog=rt.outbox_metrics, destinations=destinations)
+    return Response(body, content_type=PROMETHEUS_TEXT)
+
+
+@blueprint.get("/metrics.json")
+@hide
+async def metrics_json() -> Response:
     """The outbox backlog (pending rows and the oldest one's age, per destination) as JSON;
     behind METRICS_TOKEN when one is set."""
     rt = runtime()

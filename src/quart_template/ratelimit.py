@@ -40,6 +40,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from quart_template.errors import TooManyRequests
+from quart_template.metrics import RATE_LIMITED
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,7 @@ class CredentialLimiter:
         waits = [await self.retry_after(item, *key) for item, key in keys]
         blocked = [wait for wait in waits if wait is not None]
         if blocked:
+            RATE_LIMITED.labels(scope).inc()
             log.info(  # a security event without a known person: the log line only
                 "security event: rate_limited",
                 extra={"event": "rate_limited", "security_event": True, "scope": scope},

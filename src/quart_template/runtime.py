@@ -54,6 +54,8 @@ class Runtime:
     housekeeper: Housekeeper | None = None
     # DATABASE_READ_URL's engine, for reads that may lag (token checks, lists); None: primary.
     replica: Replica | None = None
+    # Publishes this worker's pool numbers for the others' scrapes (multiprocess mode only).
+    pool_sampler: asyncio.Task[None] | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -38,7 +38,7 @@ async def test_readyz_is_503_json_when_the_database_is_down(
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert await response.get_json() == {"status": "degraded", "database": "down", "broker": "off"}
-    await json_error(await client.get("/metrics"), 503)
+    await json_error(await client.get("/metrics.json"), 503)
     assert (await client.get("/healthz")).status_code == 200
 
 

@@ -1,5 +1,6 @@
 """Record a security event (a log line and, for a known person, a row in their history) and
-read a person's latest ones.
+read a person's latest ones. Every sign-in outcome passes through here, so this is also where
+`quart_template_logins_total` is counted.
 
     record(db, "password_changed", person_id=..., client=client)   # in the caller's transaction
     await record_alone(rt, "login_failed", person_id=..., client=client)  # its own transaction
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from quart_template.db import utcnow
 from quart_template.replica import read_lagging
+from quart_template.metrics import LOGINS
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
@@ -21,6 +23,13 @@ from quart_template.security.models import SecurityEvent
 log = logging.getLogger("quart_template.security")
 
 HISTORY_LENGTH = 50
+# The events that end a sign-in step, and the outcome each counts as.
+LOGIN_OUTCOMES = {
+    "login_succeeded": "succeeded",
+    "login_failed": "failed",
+    "second_factor_refused": "failed",  # a wrong code for no live login (none to record it for)
+    "login_mfa_required": "second_factor_required",
+}
 
 
 def record(
@@ -113,6 +122,9 @@ def _row(event: str, person_id: str, client: ClientInfo | None) -> SecurityEvent
 def _log(
     event: str, person_id: str | None, client: ClientInfo | None, details: dict[str, str]
 ) -> None:
+    outcome = LOGIN_OUTCOMES.get(event)
+    if outcome is not None:
+        LOGINS.labels(outcome).inc()
     extra: dict[str, object] = {"event": event, "security_event": True, "person_id": person_id}
     if client is not None:
         extra["ip"] = client.ip
