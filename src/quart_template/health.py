@@ -11,8 +11,8 @@ from quart_schema import hide
 
 from quart_template.db import ping
 from quart_template.errors import error_response
-from quart_template.migrations import RUN_MIGRATE, schema_problem
 from quart_template.metrics.exposition import scrape
+from quart_template.migrations import RUN_MIGRATE, schema_problem
 from quart_template.runtime import Runtime, runtime
 from quart_template.web import bearer_credential, reply
 

@@ -127,7 +127,17 @@ def _supervise(
                 stop()
     for process in processes:
         process.join()
+        _forget_metrics_of(process)
     return exitcode
+
+
+def _forget_metrics_of(process: BaseProcess) -> None:
+    """A worker's live gauges (its pool) stop counting once it is gone, even after a crash
+    (a worker that stops cleanly has said so itself)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and process.pid is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(process.pid)
 
 
 def _worker(config: Config, sockets: Sockets) -> None:

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from quart_template.db import utcnow
-from quart_template.replica import read_lagging
 from quart_template.metrics import LOGINS
+from quart_template.replica import read_lagging
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
