@@ -137,7 +137,7 @@ def _forget_metrics_of(process: BaseProcess) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and process.pid is not None:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(process.pid)
+        multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
 
 
 def _worker(config: Config, sockets: Sockets) -> None:
