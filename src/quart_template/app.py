@@ -39,9 +39,10 @@ def create_app(settings: Settings | None = None) -> Quart:
         app,
         info={"title": "Quart Template", "version": __version__},
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
-        # DOCS_ENABLED=false: neither the document nor the page (both 404 then).
+        # DOCS_ENABLED=false: neither the document nor the page (both 404 then). The page is
+        # ours (quart_template.apidocs), not quart-schema's, which loads Swagger UI from a CDN.
         openapi_path="/openapi.json" if settings.docs_enabled else None,
-        swagger_ui_path="/docs" if settings.docs_enabled else None,
+        swagger_ui_path=None,
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_response_headers(app, settings)
     _register_lifecycle(app, settings)
     _register_blueprints(app)
+    if settings.docs_enabled:
+        _register_docs(app)
     if settings.rollbar_access_token:
         _init_rollbar(app, settings)
     return app
@@ -68,6 +71,13 @@ def _register_blueprints(app: Quart) -> None:
 
     for blueprint in (health, signin, accounts, sessions, mfa, social, events, security):
         app.register_blueprint(blueprint)
+
+
+def _register_docs(app: Quart) -> None:
+    """`/docs` and its assets, from the app itself (DOCS_ENABLED)."""
+    from quart_template.apidocs.views import blueprint as apidocs
+
+    app.register_blueprint(apidocs)
 
 
 def _register_lifecycle(app: Quart, settings: Settings) -> None:

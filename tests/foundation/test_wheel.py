@@ -1,9 +1,11 @@
 """A plain (non-editable) install from the wheel migrates and serves: the Alembic environment and
-revisions, templates and word lists ship inside the package, nothing is read from a checkout."""
+revisions, templates, word lists and the /docs page's files ship inside the package, nothing is
+read from a checkout."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,6 +102,7 @@ def test_the_installed_wheel_migrates_and_serves(installed: Path, tmp_path: Path
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.1)
         assert response.status_code in (200, 201), response.text
+        _assert_docs_are_served(f"http://127.0.0.1:{port}")
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=DEADLINE)
         assert server.returncode == 0, stderr
@@ -107,3 +110,13 @@ def test_the_installed_wheel_migrates_and_serves(installed: Path, tmp_path: Path
         if server.poll() is None:
             server.kill()
             server.communicate()
+
+
+def _assert_docs_are_served(base: str) -> None:
+    """The /docs page and every file it names (its start-up script ships in the wheel too)."""
+    page = httpx.get(f"{base}/docs", timeout=10)
+    assert page.status_code == 200
+    names = re.findall(r'src="(docs/assets/[^"]+)"', page.text)
+    assert any(name.endswith("/docs.js") for name in names), page.text
+    for name in names:
+        assert httpx.get(f"{base}/{name}", timeout=10).status_code == 200, name

@@ -59,7 +59,9 @@ def install_response_check(app: Quart, problems: list[str]) -> None:
             or not view.__module__.startswith("quart_template.")
             or getattr(view, QUART_SCHEMA_HIDDEN_ATTRIBUTE, False)
         ):
-            return response  # routes of the tests themselves, openapi/docs, health probes
+            # Routes of the tests themselves, and those the document leaves out on purpose
+            # (@hide): /openapi.json, the /docs page and its files (HTML, CSS, JS), health probes.
+            return response
         if response.mimetype != "application/json" or request.method == "OPTIONS":
             return response
         problem = problem_with(view, response.status_code, await response.get_json())
