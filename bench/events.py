@@ -225,7 +225,7 @@ async def measure(
         lag_saturated, saturated_rates = await lag_phase(arrivals, saturated, args.seconds)
         idle = await burst_phase(arrivals, None, env["DATABASE_URL"], args.burst)
         busy = await burst_phase(arrivals, moderate, env["DATABASE_URL"], args.burst)
-        ready = (await client.get("/metrics")).json()
+        ready = (await client.get("/metrics.json")).json()
     await connection.close()
 
     p99 = percentile(lag_moderate, 99)
@@ -243,7 +243,7 @@ async def measure(
         f"burst of {args.burst}, moderate load: {busy[0]:8,.0f} events/s ({busy[1]} delivered; "
         f"API {busy[2]})"
     )
-    print(f"duplicates: {arrivals.duplicates}; /metrics after: {ready}")
+    print(f"duplicates: {arrivals.duplicates}; /metrics.json after: {ready}")
     print("targets:")
     print(f"  throughput = {busy[0]:,.0f} events/s (>= 5,000)  {_verdict(busy[0] >= 5000)}")
     print(f"  lag p99    = {p99:.1f} ms (< 200)  {_verdict(p99 < 200)}")
