@@ -10,6 +10,7 @@ from quart_schema import hide
 
 from quart_template.db import ping
 from quart_template.errors import error_response
+from quart_template.openapi import no_database, plain_answer
 from quart_template.runtime import Runtime, runtime
 from quart_template.web import bearer_credential, reply
 
@@ -20,6 +21,8 @@ METRICS_TOKEN_REQUIRED = "A valid metrics token is required."
 
 
 @blueprint.get("/")
+@no_database
+@plain_answer(media_type="text/plain", description=WELCOME)
 async def index() -> Response:
     """The greeting, as plain text."""
     return Response(WELCOME, content_type="text/plain; charset=utf-8")

@@ -6,22 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from quart import Quart, Response, request
 from quart_schema.openapi import QUART_SCHEMA_HIDDEN_ATTRIBUTE
 from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 
+from quart_template.openapi import error_statuses
+from quart_template.schema import ErrorResponse
 
-class ErrorBody(BaseModel):
-    """`{"success": false, "message": ..., "errors"?: [...], "reauth_required"?: true}`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    success: bool
-    message: str
-    errors: list[dict[str, Any]] | None = None
-    # A factor change refused because the session's proof is too old (step-up).
-    reauth_required: bool | None = None
+# Not an answer of any one operation: a method the path does not have (405), and the 500 a test
+# provokes on purpose to see that it stays the JSON shape.
+UNDOCUMENTED = frozenset({405, 500})
 
 
 def documented_models(view: Any) -> dict[int, type[BaseModel]]:
@@ -30,12 +25,14 @@ def documented_models(view: Any) -> dict[int, type[BaseModel]]:
     return {status: model for status, (model, _headers) in schemas.items()}
 
 
-def problem_with(view: Any, status: int, body: Any) -> str | None:
+def problem_with(view: Any, method: str, status: int, body: Any) -> str | None:
     """Why `body` (sent with `status`) does not match the view's documents, or None."""
     if status >= 400:
-        model: type[BaseModel] | None = ErrorBody
+        model: type[BaseModel] | None = ErrorResponse
         if isinstance(body, dict) and body.get("success") is not False:
             return f"an error ({status}) without success: false"
+        if status not in error_statuses(view, {method}) and status not in UNDOCUMENTED:
+            return f"error status {status} is not documented"
     else:
         model = documented_models(view).get(status)
         if model is None:
@@ -62,7 +59,9 @@ def install_response_check(app: Quart, problems: list[str]) -> None:
             return response  # routes of the tests themselves, openapi/docs, health probes
         if response.mimetype != "application/json" or request.method == "OPTIONS":
             return response
-        problem = problem_with(view, response.status_code, await response.get_json())
+        problem = problem_with(
+            view, request.method, response.status_code, await response.get_json()
+        )
         if problem is not None:
             problems.append(f"{request.method} {request.path}: {problem}")
         return response
