@@ -18,6 +18,7 @@ BEGIN = "<!-- BEGIN GENERATED ENDPOINTS -->"
 END = "<!-- END GENERATED ENDPOINTS -->"
 METHODS = ("get", "post", "put", "patch", "delete")
 NOTHING = "\N{EN DASH}"
+JSON = "application/json"
 HEADER = "| method | path | auth | summary | success | request fields |\n|---|---|---|---|---|---|"
 
 
@@ -60,11 +61,12 @@ def _success(operation: dict[str, Any]) -> str:
 
 
 def _fields(operation: dict[str, Any]) -> str:
-    """Required fields first, then the optional ones; the media type when it is not JSON."""
+    """Required fields first, then the optional ones; the media types when not JSON only."""
     content = operation.get("requestBody", {}).get("content", {})
     if not content:
         return NOTHING
-    media_type, media = next(iter(content.items()))
+    media_type = JSON if JSON in content else next(iter(content))
+    media = content[media_type]
     schema = media.get("schema", {})
     required = schema.get("required", [])
     names = list(schema.get("properties", {}))
@@ -72,7 +74,9 @@ def _fields(operation: dict[str, Any]) -> str:
     optional = [f"`{name}`" for name in names if name not in required]
     if optional:
         text += ("; optional " if text else "optional ") + ", ".join(optional)
-    return text if media_type == "application/json" else f"{text} ({media_type})"
+    if list(content) == [JSON]:
+        return text
+    return f"{text} ({' or '.join(sorted(content, key=lambda name: name == JSON))})"
 
 
 def generated_block(guide: str) -> str:
