@@ -6,6 +6,7 @@ limits are raised so the fuzzer meets the rules, not the limiter."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import unicodedata
@@ -33,7 +34,9 @@ from quart_template.runtime import Runtime
 from quart_template.sessions.service import issue_session
 from quart_template.settings import Settings
 from tests.fakes.providers import FakeProviders
+from tests.fakes.pusher_api import FakePusherAPI
 from tests.support.backends import TEST_DATABASE_URL, empty_tables, settings_for
+from tests.support.events import pusher_settings
 from tests.support.factories import create_person
 from tests.support.network import free_port
 
@@ -128,7 +131,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, _mysql_schema: None) -> Ite
     providers = FakeProviders()
     providers.google_key("k1")
     here.run(providers.start())
-    here.app = create_app(_settings(database_url, **providers.settings_overrides()))
+    pusher = FakePusherAPI()  # so /pusher/auth signs (or refuses) instead of a 404
+    here.run(pusher.start())
+    overrides = {**providers.settings_overrides(), **pusher_settings(pusher)}
+    here.app = create_app(_settings(database_url, **overrides))
     port = free_port()
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
@@ -149,6 +155,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, _mysql_schema: None) -> Ite
         loop.call_soon_threadsafe(stop.set)
         serving.result(30)
         here.run(providers.stop())
+        here.run(pusher.stop())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
@@ -186,6 +193,7 @@ CONFIG = SchemathesisConfig.from_dict(
         },
     }
 )
+ALTERNATE = itertools.count()
 schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
 
 
@@ -200,7 +208,10 @@ def test_the_served_document_is_the_one_fuzzed(served: Served) -> None:
     suppress_health_check=list(HealthCheck),
 )
 def test_the_app_keeps_its_openapi_document(served: Served, case: Any) -> None:
-    if case.operation.definition.raw.get("security"):
+    security = case.operation.definition.raw.get("security") or []
+    # Optional auth (the social sign-ins): every other example signs in (linking), the rest
+    # are anonymous (signing in).
+    if security and ({} not in security or next(ALTERNATE) % 2):
         # Every example gets its own session (a signed-in person with a recent proof), so
         # `/logout` or `DELETE /sessions/...` cannot spoil the next one; marked explicit so
         # the `ignored_auth` check probes the operation without it and with a bad one.
