@@ -11,10 +11,11 @@ import json
 import threading
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 import schemathesis
 from hypercorn.asyncio import serve
@@ -37,10 +38,13 @@ from tests.fakes.providers import FakeProviders
 from tests.fakes.pusher_api import FakePusherAPI
 from tests.support.backends import TEST_DATABASE_URL, empty_tables, settings_for
 from tests.support.events import pusher_settings
-from tests.support.factories import create_person
+from tests.support.factories import DEFAULT_PASSWORD, create_person
 from tests.support.network import free_port
 
-EXAMPLES = 25  # per operation and phase: the whole run stays well under two minutes
+# Who the examples sign in as, in turn: a person without MFA and one with it (so MFA routes
+# meet both states).
+PEOPLE = ("fuzz", "fuzz-mfa")
+EXAMPLES = 20  # per operation and phase: the run takes about half a minute on an idle machine
 LIMIT = "100000/minute"
 # Known false positives of the `positive_data_acceptance` check: a 400 to a body the schema
 # calls valid, because what decides is state or a rule JSON Schema cannot say. Each message
@@ -68,13 +72,13 @@ class Served:
     url: str
     loop: asyncio.AbstractEventLoop
     app: Quart
-    person: Any = None
+    people: list[Any] = field(default_factory=list)
 
     def run(self, coroutine: Any) -> Any:
         """Run `coroutine` on the server's loop (where its database engine lives)."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
-    def fresh_token(self) -> str:
+    def fresh_token(self, person: Any) -> str:
         rt: Runtime = self.app.extensions["runtime"]
 
         async def issue() -> str:
@@ -82,7 +86,7 @@ class Served:
                 issued = await issue_session(
                     db,
                     settings=rt.settings,
-                    person=self.person,
+                    person=person,
                     client=ClientInfo("127.0.0.1", "fuzz"),
                 )
             return issued.access_token
@@ -148,7 +152,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, _mysql_schema: None) -> Ite
     )
     assert started.wait(30), "the app did not start"
     here.url = f"http://127.0.0.1:{port}"
-    here.person = here.run(create_person(here.app.extensions["runtime"], email="fuzz@example.com"))
+    rt = here.app.extensions["runtime"]
+    here.people = [here.run(create_person(rt, email=f"{name}@example.com")) for name in PEOPLE]
+    _enrol(here, here.people[1])
     try:
         yield here
     finally:
@@ -159,6 +165,20 @@ def served(tmp_path_factory: pytest.TempPathFactory, _mysql_schema: None) -> Ite
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
+
+
+def _enrol(here: Served, person: Any) -> None:
+    """Turn MFA on over HTTP: the code that confirmed set-up may turn it on (same step)."""
+    headers = {"Authorization": f"Bearer {here.fresh_token(person)}"}
+    body = {"password": DEFAULT_PASSWORD, "login_type": "signup"}
+    secret = httpx.post(f"{here.url}/qrcode", json=body, headers=headers).json()["secret"]
+    code = pyotp.TOTP(secret).now()
+    for path, body in (
+        ("/verify_otp", {"otp": code}),
+        ("/setup_mfa", {"mfa_enabled": True, "otp": code}),
+    ):
+        response = httpx.post(f"{here.url}{path}", json=body, headers=headers)
+        assert response.status_code == 200, response.text
 
 
 async def _create_schema(url: str) -> None:
@@ -215,7 +235,11 @@ def test_the_app_keeps_its_openapi_document(served: Served, case: Any) -> None:
         # Every example gets its own session (a signed-in person with a recent proof), so
         # `/logout` or `DELETE /sessions/...` cannot spoil the next one; marked explicit so
         # the `ignored_auth` check probes the operation without it and with a bad one.
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {served.fresh_token()}"}
+        person = served.people[next(ALTERNATE) % len(served.people)]
+        case.headers = {
+            **(case.headers or {}),
+            "Authorization": f"Bearer {served.fresh_token(person)}",
+        }
         case._has_explicit_auth = True
     response = case.call(base_url=served.url)
     try:
