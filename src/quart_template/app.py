@@ -23,6 +23,11 @@ from quart_template.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_SUMMARY = (
+    "Accounts and authentication: sign-up, login, MFA, social sign-in, sessions, entity events. "
+    "Every operation lists every answer it can give; every error is "
+    '`{"success": false, "message": ...}` (see ErrorResponse).'
+)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -38,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config["JSON_SORT_KEYS"] = False
     QuartSchema(
         app,
-        info={"title": "Quart Template", "version": __version__},
+        info={"title": "Quart Template", "version": __version__, "description": API_SUMMARY},
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
         # DOCS_ENABLED=false: neither the document nor the page (both 404 then).
         openapi_path="/openapi.json" if settings.docs_enabled else None,

@@ -24,6 +24,11 @@ PLAIN_ATTR = "__plain_answer__"
 NO_DATABASE_ATTR = "__no_database__"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+TOKEN_SCHEME = (
+    "The access token from a sign-in: `Authorization: Bearer <token>`, or `Basic <token>` as "
+    "Flask Template sent it (the token itself, not base64 of user:password). A malformed, "
+    "forged, expired or revoked token is a 401, also where signing in is optional."
+)
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -87,6 +92,8 @@ class Provider(OpenAPIProvider):
             ref_template="#/components/schemas/{model}"
         )
         components.update(components["ErrorResponse"].pop("$defs", {}))
+        for scheme in document["components"].get("securitySchemes", {}).values():
+            scheme["description"] = TOKEN_SCHEME
         return document
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,9 +105,11 @@ class Provider(OpenAPIProvider):
                 raise ValueError(f"two different models are both named {name!r}")
         view = self._app.view_functions[rule.endpoint]
         statuses = error_statuses(view, rule.methods or ())
+        area = rule.endpoint.partition(".")[0]  # the blueprint: accounts, signin, mfa, ...
         for operations in paths.values():
             for operation in operations.values():
                 self._complete(operation, view, statuses)
+                operation.setdefault("tags", [area])
         return paths, components
 
     def _complete(self, operation: dict[str, Any], view: Any, statuses: frozenset[int]) -> None:

@@ -157,3 +157,18 @@ async def test_request_types_are_strict_as_documented(client: Client, app: Quart
         assert response.status_code == 400, body
     facebook = {"accessToken": "t", "userID": "1", "expiresIn": "3600"}
     assert (await client.post("/social/facebook", json=facebook)).status_code == 400
+
+
+async def test_operations_are_tagged_and_the_token_scheme_explained(client: Client) -> None:
+    document = await _document(client)
+    assert {operation["tags"][0] for _, _, operation in _operations(document)} >= {
+        "accounts",
+        "signin",
+        "mfa",
+        "social",
+        "sessions",
+    }
+    scheme = document["components"]["securitySchemes"]["token"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "Basic <token>" in scheme["description"]
+    assert "ErrorResponse" in document["info"]["description"]
