@@ -32,3 +32,4 @@ def test_an_error_status_the_route_does_not_document_is_caught(app: Quart) -> No
     refused = {"success": False, "message": "Nope."}
     assert problem_with(view, "GET", 401, refused) is None
     assert problem_with(view, "GET", 409, refused) == "error status 409 is not documented"
+    assert problem_with(view, "GET", 500, refused) == "error status 500 is not documented"

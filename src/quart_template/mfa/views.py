@@ -32,7 +32,7 @@ DISABLED = "MFA disabled successfully"
 @blueprint.post("/qrcode")
 @rate_limited("reauth")
 @login_required
-@answers(403, 404, 409)
+@answers(403, 404, 409)  # 404: the person is gone (lock_person)
 @validate_request(QrCodeRequest)
 @document_response(QrCodeResponse)
 async def qrcode(data: QrCodeRequest) -> Response:
@@ -59,7 +59,7 @@ async def qrcode(data: QrCodeRequest) -> Response:
 @blueprint.post("/verify_otp")
 @rate_limited("mfa")
 @recent_auth_required
-@answers(409)
+@answers(404, 409)  # 404: the person is gone (lock_person)
 @validate_request(VerifyOtpRequest)
 @document_response(OtpVerifiedResponse)
 async def verify_otp(data: VerifyOtpRequest) -> Response:
@@ -75,7 +75,7 @@ async def verify_otp(data: VerifyOtpRequest) -> Response:
 @blueprint.post("/setup_mfa")
 @rate_limited("mfa")
 @login_required
-@answers(403, 409)
+@answers(403, 404, 409)
 @validate_request(SetupMfaRequest)
 @document_response(Message)
 async def setup_mfa(data: SetupMfaRequest) -> Response:
@@ -102,7 +102,6 @@ async def setup_mfa(data: SetupMfaRequest) -> Response:
 
 @blueprint.get("/recovery_codes")
 @recent_auth_required
-@answers(400)
 @document_response(RecoveryCodesResponse)
 async def recovery_codes() -> Response:
     """The unused recovery codes (only their number when RECOVERY_CODES_VIEWABLE is false);

@@ -31,7 +31,7 @@ REAUTHENTICATED = "Re-authenticated: you may change your sign-in settings now."
 
 @blueprint.post("/login")
 @rate_limited("login")
-@answers(401, 403)
+@answers(401)
 @validate_request(LoginRequest)
 @document_response(SignInResponse)
 async def login(data: LoginRequest) -> Response:
@@ -48,7 +48,7 @@ def _attempt(data: SecondFactorRequest) -> second_factor.Attempt:
 
 @blueprint.post("/login_mfa")
 @rate_limited("mfa")
-@answers(401, 403)
+@answers(401)
 @validate_request(LoginMfaRequest)
 @document_response(SignInResponse)
 async def login_mfa(data: LoginMfaRequest) -> Response:
@@ -59,7 +59,7 @@ async def login_mfa(data: LoginMfaRequest) -> Response:
 
 @blueprint.post("/verify_recovery_code")
 @rate_limited("recovery")
-@answers(401, 403)
+@answers(401)
 @validate_request(RecoveryLoginRequest)
 @document_response(SignInResponse)
 async def verify_recovery_code(data: RecoveryLoginRequest) -> Response:
