@@ -19,7 +19,10 @@ END = "<!-- END GENERATED ENDPOINTS -->"
 METHODS = ("get", "post", "put", "patch", "delete")
 NOTHING = "\N{EN DASH}"
 JSON = "application/json"
-HEADER = "| method | path | auth | summary | success | request fields |\n|---|---|---|---|---|---|"
+HEADER = (
+    "| method | path | auth | summary | success | errors | request fields |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 def endpoint_table(spec: dict[str, Any]) -> str:
@@ -35,6 +38,7 @@ def endpoint_table(spec: dict[str, Any]) -> str:
                 _auth(operation),
                 _summary(operation),
                 _success(operation),
+                _errors(operation),
                 _fields(operation),
             )
             rows.append("| " + " | ".join(cells) + " |")
@@ -57,6 +61,12 @@ def _summary(operation: dict[str, Any]) -> str:
 
 def _success(operation: dict[str, Any]) -> str:
     codes = sorted(code for code in operation.get("responses", {}) if code.startswith("2"))
+    return ", ".join(codes) or NOTHING
+
+
+def _errors(operation: dict[str, Any]) -> str:
+    """Every error status the operation documents (all with the one error shape)."""
+    codes = sorted(code for code in operation.get("responses", {}) if code[0] in "45")
     return ", ".join(codes) or NOTHING
 
 
