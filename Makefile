@@ -22,8 +22,8 @@ install: $(STAMP) ## Create .venv and install the app with its dev tools
 migrate: $(STAMP) ## Upgrade the configured database (SQLite ./var/app.db by default)
 	$(BIN)/quart-template migrate
 
-run: migrate ## Install, migrate and serve on http://localhost:5000
-	exec $(BIN)/quart-template serve --port $${PORT:-5000}
+run: migrate ## Install, migrate and serve on http://localhost:5000 (HOST, PORT from the environment or .env)
+	exec $(BIN)/quart-template serve
 
 test: $(STAMP) ## Run the test suite (SQLite; TEST_DATABASE_URL/TEST_AMQP_URL for MariaDB/RabbitMQ)
 	$(BIN)/pytest
@@ -41,12 +41,12 @@ docs: $(STAMP) ## Regenerate the endpoint table in docs/api.md from the app's Op
 	$(BIN)/python docs/generate.py
 
 migration: $(STAMP) ## Regenerate the initial Alembic revision from the models (pre-release only)
-	rm -f alembic/versions/0001_initial.py var/migration.db
+	rm -f src/quart_template/alembic/versions/0001_initial.py var/migration.db
 	mkdir -p var
 	DATABASE_URL=sqlite+aiosqlite:///var/migration.db $(BIN)/alembic revision --autogenerate --rev-id 0001 -m initial
 	rm -f var/migration.db
-	$(BIN)/ruff format alembic/versions
-	$(BIN)/ruff check --fix -q alembic/versions || true
+	$(BIN)/ruff format src/quart_template/alembic/versions
+	$(BIN)/ruff check --fix -q src/quart_template/alembic/versions || true
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (they print numbers)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

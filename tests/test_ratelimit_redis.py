@@ -3,6 +3,7 @@ counters are shared by every instance of the service."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -12,9 +13,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 from limits.aio.storage import RedisStorage
 from quart.typing import TestClientProtocol as Client
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
+from quart_template import ratelimit
 from quart_template.ratelimit import CredentialLimiter, redis_storage_url
 from quart_template.settings import Settings
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.test_ratelimit import RIGHT, attempt, limited_app
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -115,3 +120,44 @@ async def test_counters_outlive_an_instance(
             await attempt(client, "ada@example.com")
     async with instance(settings, key_prefix) as client:
         assert (await attempt(client, "ada@example.com", RIGHT)).status_code == 429
+
+
+async def test_redis_going_away_falls_back_to_memory_with_one_warning_and_comes_back(
+    make_settings: Callable[..., Settings],
+    key_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    target = make_url(TEST_REDIS_URL or "")
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 6379)
+    await proxy.start()
+    through = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    monkeypatch.setattr(ratelimit, "REDIS_RETRY_SECONDS", 0.0)  # try Redis again at once
+    redis = Redis.from_url(TEST_REDIS_URL or "")
+
+    async def stored() -> int:
+        return len(await redis.keys(f"{key_prefix}*"))
+
+    try:
+        async with instance(make_settings(redis_url=through), key_prefix) as client:
+            assert (await attempt(client, "ada@example.com", ip="1.1.1.1")).status_code == 401
+            in_redis = await stored()
+            assert in_redis > 0
+            with caplog.at_level(logging.INFO, logger="quart_template.ratelimit"):
+                await proxy.cut()
+                # Still limited, from this process's memory: 5 failures, then 429; never a 500.
+                statuses = [
+                    (await attempt(client, "bob@example.com", ip="1.1.1.1")).status_code
+                    for _ in range(6)
+                ]
+                assert statuses == [401] * 5 + [429]
+                assert await stored() == in_redis  # nothing reached Redis meanwhile
+                await proxy.restore()
+                assert (await attempt(client, "cy@example.com", ip="1.1.1.1")).status_code == 401
+            assert await stored() > in_redis  # counting in Redis again
+            events = [getattr(r, "event", None) for r in caplog.records]
+            assert events.count("ratelimit_store_fallback") == 1
+            assert events.count("ratelimit_store_back") == 1
+    finally:
+        await proxy.cut()
+        await redis.aclose()

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
-import signal
+import os
+import shutil
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from quart_template import __version__
 from quart_template.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
+
+# prometheus-client's multiprocess directory (quart_template.metrics). Named here rather than
+# imported: it must be in the environment before prometheus-client is first imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API with Hypercorn")
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens
+    serve.add_argument(
+        "--host", default=None, help="default: $HOST, else 127.0.0.1 (0.0.0.0 in production)"
+    )
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 5000")
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="upgrade the database to the latest revision")
@@ -37,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve_api(settings, host=args.host, port=args.port, workers=args.workers)
         if args.command == "migrate":
-            from quart_template.migrations import migrate
+            from quart_template.migrations import head_revision, migrate
 
             migrate(settings)
+            print(f"{describe_database(settings)}: at revision {head_revision()}")
             return 0
         if args.command == "relay":
             from quart_template.lifecycle import run_relay
@@ -61,18 +72,38 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) -> int:
-    """Hypercorn, programmatically; SIGTERM and SIGINT shut down gracefully."""
-    from hypercorn.asyncio import serve
+def describe_database(settings: Settings) -> str:
+    """The database URL without its password, for the one line an operator reads first."""
+    from sqlalchemy.engine import make_url
+
+    return "database " + make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def describe_backends(settings: Settings) -> str:
+    """Which database, broker, email backend and Redis this process uses (no passwords)."""
+    from sqlalchemy.engine import make_url
+
+    def safe(url: str | None) -> str:
+        return make_url(url).render_as_string(hide_password=True) if url else "off"
+
+    return (
+        f"{describe_database(settings)}, broker {safe(settings.amqp_url)}, "
+        f"email {settings.email_backend}, redis {safe(settings.redis_url)}"
+    )
+
+
+def serve_api(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
+    """Hypercorn, programmatically, in one process or `workers`; SIGTERM and SIGINT shut down
+    gracefully either way (see `serving`)."""
     from hypercorn.config import Config
 
-    from quart_template.app import create_app
     from quart_template.logs import configure_logging
+    from quart_template.serving import run_workers, serve_in_process
 
     configure_logging(settings)
     warn_of_slow_revocation(settings, workers)
     config = Config()
-    config.bind = [f"{host}:{port or settings.port}"]
+    config.bind = [f"{host or settings.host}:{port or settings.port}"]
     config.workers = workers
     config.accesslog = None
     # Hypercorn's own logger would add a second handler; ours (on the root) formats every line once.
@@ -80,37 +111,42 @@ def serve_api(settings: Settings, *, host: str, port: int | None, workers: int) 
     config.graceful_timeout = settings.graceful_timeout
     config.keep_alive_timeout = 75
     asyncio.run(check_database(settings))
-    if workers > 1:
-        from hypercorn.run import run
-
-        config.application_path = "quart_template.asgi:app"
-        config.worker_class = "uvloop" if _has_uvloop() else "asyncio"
-        return run(config)
-    app = create_app(settings)
-    shutdown = asyncio.Event()
-
-    async def run_one() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, begin_shutdown, app, shutdown)
-        await serve(app, config, shutdown_trigger=shutdown.wait)
-
-    if _has_uvloop():
-        import uvloop
-
-        uvloop.run(run_one())
-    else:
-        asyncio.run(run_one())
+    log.info(describe_backends(settings), extra={"event": "backends"})
+    with shared_metrics_dir(workers):
+        if workers > 1:
+            return run_workers(settings, config, workers)
+        serve_in_process(settings, config)
     return 0
 
 
-def begin_shutdown(app: Any, shutdown: asyncio.Event) -> None:
-    """SIGTERM: readiness fails at once (a load balancer stops sending), then Hypercorn stops
-    accepting and lets in-flight requests finish within GRACEFUL_TIMEOUT."""
-    rt = app.extensions.get("runtime")
-    if rt is not None:
-        rt.draining = True
-    shutdown.set()
+@contextlib.contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[str | None]:
+    """Where the workers' metrics add up: PROMETHEUS_MULTIPROC_DIR when set (emptied of the
+    last run's files first, as prometheus-client asks), else with several workers a temporary
+    directory made for this run and removed at exit (one process keeps them in memory: None).
+    Set before any worker starts, so every one inherits it."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink(missing_ok=True)
+        yield given
+        return
+    if workers <= 1:
+        yield None
+        return
+    made = tempfile.mkdtemp(prefix="quart-template-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    log.info(
+        "%d workers: their metrics add up in %s (removed at exit)",
+        workers,
+        made,
+        extra={"event": "metrics_dir", "path": made},
+    )
+    try:
+        yield made
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def warn_of_slow_revocation(settings: Settings, workers: int) -> None:

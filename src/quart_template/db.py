@@ -4,12 +4,13 @@ entities or of events."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
@@ -150,12 +152,57 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+T = TypeVar("T")
+
+
+async def finish(work: Awaitable[T]) -> T:
+    """Run `work` to its end even when the calling task is cancelled meanwhile (a client that
+    disconnects cancels its request, Hypercorn sometimes a second time), then let the
+    cancellation go on. For cleanup that must not stop halfway: a connection left between a
+    rollback and its return to the pool is lost to the pool for good."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise
+            cancelled = error
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
+
+
+class _Transaction(AsyncSessionTransaction):
+    """`session.begin()` whose end (commit or rollback, and the connection's return to the
+    pool) always completes: SQLAlchemy shields a session's close, not a transaction's end."""
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if isinstance(value, asyncio.CancelledError):
+            # Cancelled mid-request: the driver may be halfway through reading an answer, so a
+            # ROLLBACK on that connection would read the rest of it. Throw the connection away
+            # instead; the server rolls the transaction back when it closes.
+            await finish(self.session.invalidate())
+            return
+        await finish(super().__aexit__(type_, value, traceback))
+
+
+class Session(AsyncSession):
+    """The service's session: its transactions finish cleanly even when a request is cancelled."""
+
+    def begin(self) -> AsyncSessionTransaction:
+        return _Transaction(self)
+
+
 def make_session_factory(
     engine: AsyncEngine, *, info: dict[str, Any] | None = None
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects after commit; `info` is copied into every session
     (hooks of other layers read it, e.g. where entity events go)."""
-    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
+    return async_sessionmaker(engine, class_=Session, expire_on_commit=False, info=info or {})
 
 
 @asynccontextmanager

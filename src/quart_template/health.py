@@ -1,4 +1,5 @@
-"""Liveness, readiness, outbox metrics and the welcome line Flask Template answered with."""
+"""Liveness, readiness, metrics (Prometheus text, and the outbox backlog as JSON) and the
+welcome line Flask Template answered with."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from quart_schema import hide
 
 from quart_template.db import ping
 from quart_template.errors import error_response
+from quart_template.metrics.exposition import scrape
+from quart_template.migrations import RUN_MIGRATE, schema_problem
 from quart_template.openapi import no_database, plain_answer
 from quart_template.runtime import Runtime, runtime
 from quart_template.web import bearer_credential, reply
@@ -18,6 +21,8 @@ blueprint = Blueprint("health", __name__)
 
 WELCOME = "Welcome to Quart Template."
 METRICS_TOKEN_REQUIRED = "A valid metrics token is required."
+# The text format every Prometheus version (and other scrapers) reads.
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @blueprint.get("/")
@@ -42,15 +47,32 @@ async def readyz() -> Response:
     broker that is down degrades, not fails."""
     rt = runtime()
     database = "ok" if await _database_answers(rt) else "down"
+    unmigrated = await _schema_problem(rt) if database == "ok" else None
     broker = await rt.broker_status() if rt.broker_status else "off"
-    healthy = database == "ok" and broker in ("ok", "off") and not rt.draining
+    usable = database == "ok" and not unmigrated and not rt.draining
+    healthy = usable and broker in ("ok", "off")
     body = {"status": "ok" if healthy else "degraded", "database": database, "broker": broker}
-    return reply(body, 200 if database == "ok" and not rt.draining else 503)
+    if unmigrated:
+        body["schema"] = f"{unmigrated}: {RUN_MIGRATE}"
+    return reply(body, 200 if usable else 503)
 
 
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
+    """Prometheus text exposition (see `metrics`); answered even when the database is down
+    (`quart_template_database_up 0`, no backlog gauges). Behind METRICS_TOKEN when one is set."""
+    rt = runtime()
+    if not _may_read_metrics(rt.settings.metrics_token, bearer_credential()):
+        return error_response(401, METRICS_TOKEN_REQUIRED)
+    destinations = rt.relay.destinations if rt.relay is not None else {}
+    body = await scrape(pool=rt.engine.pool, backlog=rt.outbox_metrics, destinations=destinations)
+    return Response(body, content_type=PROMETHEUS_TEXT)
+
+
+@blueprint.get("/metrics.json")
+@hide
+async def metrics_json() -> Response:
     """The outbox backlog (pending rows and the oldest one's age, per destination) as JSON;
     behind METRICS_TOKEN when one is set."""
     rt = runtime()
@@ -69,6 +91,15 @@ def _may_read_metrics(expected: str | None, presented: str | None) -> bool:
     if not expected:
         return True
     return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+async def _schema_problem(rt: Runtime) -> str | None:
+    """What keeps the schema from being usable (someone restored an old dump, or emptied the
+    database, after start-up), or None; a failed check is the database's, reported above."""
+    try:
+        return await asyncio.wait_for(schema_problem(rt.engine), timeout=3)
+    except Exception:
+        return None
 
 
 async def _database_answers(rt: Runtime) -> bool:

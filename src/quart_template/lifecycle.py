@@ -1,5 +1,6 @@
 """The composition root: the one place that builds the runtime (engine, sessions, HTTP client,
-rate limiter, token cache and its Redis bus, Pusher, event delivery, housekeeping) and closes it
+rate limiter, token cache and its Redis bus, Pusher, event delivery, housekeeping, the pool
+metrics of multiprocess mode) and closes it
 again, for the app and for `quart-template relay` alike."""
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from quart_template.events.outbox import EMAIL, CommitSignal, session_info
 from quart_template.events.relay import OutboxRelay
 from quart_template.housekeeping.task import Housekeeper
 from quart_template.logs import configure_logging
+from quart_template.metrics import multiprocess_dir, process_ends, sample_pool_every
 from quart_template.migrations import open_database
 from quart_template.ratelimit import CredentialLimiter
+from quart_template.replica import Replica
 from quart_template.runtime import Runtime
 from quart_template.sessions import invalidation
 from quart_template.sessions.cache import SessionCache
@@ -82,6 +85,8 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
         sqlite_write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     rt.outbox_metrics = partial(outbox_metrics, rt.db)
+    if settings.database_read_url and not relay_process:
+        rt.replica = Replica(make_engine(settings.database_read_url))
     if settings.redis_url and not relay_process:
         rt.session_bus = _session_bus(settings.redis_url, cache)
     poll = STANDALONE_POLL_SECONDS if relay_process else IN_APP_POLL_SECONDS
@@ -94,6 +99,8 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
     # In API and relay processes alike: the lease lets one instance at a time run it.
     rt.housekeeper = Housekeeper(engine, settings, write_lock=rt.sqlite_write_lock)
     rt.housekeeper.start()
+    if multiprocess_dir() is not None and not relay_process:
+        rt.pool_sampler = asyncio.create_task(sample_pool_every(engine), name="pool-metrics")
     return rt
 
 
@@ -126,7 +133,8 @@ def _destinations(rt: Runtime) -> list[Destination]:
 
 async def close_runtime(rt: Runtime) -> None:
     """Stop the relay cleanly (undelivered rows stay in the outbox), then close every
-    connection: destinations, rate-limit store, HTTP client, engine."""
+    connection: destinations, rate-limit store, HTTP client, engine; in multiprocess mode this
+    process's live gauges go (its counters stay in the totals)."""
     if rt.housekeeper is not None:
         await rt.housekeeper.stop()  # between batches: no delete is cut off mid-transaction
     if rt.background:
@@ -139,7 +147,13 @@ async def close_runtime(rt: Runtime) -> None:
         await rt.session_bus.aclose()
     await rt.limiter.aclose()
     await rt.http.aclose()
+    if rt.replica is not None:
+        await rt.replica.engine.dispose()
     await rt.engine.dispose()
+    if rt.pool_sampler is not None:
+        rt.pool_sampler.cancel()
+        await asyncio.gather(rt.pool_sampler, return_exceptions=True)
+    process_ends()
 
 
 @asynccontextmanager

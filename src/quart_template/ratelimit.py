@@ -40,6 +40,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from quart_template.errors import TooManyRequests
+from quart_template.metrics import RATE_LIMITED
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class CredentialLimiter:
         self._redis_storage: RedisStorage | None = None
         self._redis: MovingWindowRateLimiter | None = None
         self._redis_retry_at = 0.0
+        self._redis_down = False  # the last try failed: warned once, say when it is back
         if settings.redis_url:
             try:
                 self._redis_storage = RedisStorage(
@@ -110,15 +112,27 @@ class CredentialLimiter:
         return self._redis is not None and time.monotonic() >= self._redis_retry_at
 
     async def _run(self, op: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+        """`op` on Redis; on this process's memory while Redis is out of reach (tried again
+        every REDIS_RETRY_SECONDS). One warning per outage, one line when Redis is back."""
         if self._redis is not None and self.shared:
             try:
-                return await op(self._redis)
+                result = await op(self._redis)
             except Exception as exc:
                 self._redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
-                log.warning(
-                    "rate-limit store unreachable; counting in memory",
-                    extra={"event": "ratelimit_store_fallback", "error": type(exc).__name__},
-                )
+                if not self._redis_down:
+                    log.warning(
+                        "rate-limit store unreachable; counting in memory until it is back",
+                        extra={"event": "ratelimit_store_fallback", "error": type(exc).__name__},
+                    )
+                self._redis_down = True
+            else:
+                if self._redis_down:
+                    log.info(
+                        "rate-limit store reachable again; counting in Redis",
+                        extra={"event": "ratelimit_store_back"},
+                    )
+                self._redis_down = False
+                return result
         return await op(self._memory)
 
     async def retry_after(self, item: RateLimitItem, *key: str) -> int | None:
@@ -198,6 +212,7 @@ class CredentialLimiter:
         waits = [await self.retry_after(item, *key) for item, key in keys]
         blocked = [wait for wait in waits if wait is not None]
         if blocked:
+            RATE_LIMITED.labels(scope).inc()
             log.info(  # a security event without a known person: the log line only
                 "security event: rate_limited",
                 extra={"event": "rate_limited", "security_event": True, "scope": scope},

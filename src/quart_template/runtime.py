@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from quart_template.events.relay import OutboxRelay
     from quart_template.housekeeping.task import Housekeeper
+    from quart_template.replica import Replica
     from quart_template.sessions.bus import RevocationBus
     from quart_template.sessions.cache import SessionCache
 
@@ -51,6 +52,10 @@ class Runtime:
     session_bus: RevocationBus | None = None
     # Deletes what is past its retention, on one instance at a time (None: not started).
     housekeeper: Housekeeper | None = None
+    # DATABASE_READ_URL's engine, for reads that may lag (token checks, lists); None: primary.
+    replica: Replica | None = None
+    # Publishes this worker's pool numbers for the others' scrapes (multiprocess mode only).
+    pool_sampler: asyncio.Task[None] | None = None
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

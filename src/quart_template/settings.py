@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from quart_template.email.messages import ALL_EVENTS, LEGACY_EVENTS
 from quart_template.local_secrets import LOCAL_DIR, kept_secret, weakness
 from quart_template.mfa.crypto import data_key, legacy_key
 
@@ -75,9 +76,15 @@ class Settings(BaseSettings):
     reset_token_expire: int = Field(3600, gt=0)
     mfa_token_expire: int = Field(300, gt=0)
     reauth_max_age: int = Field(600, gt=0)
-    port: int = 5000
+    port: int = Field(5000, gt=0, lt=65536)
+    # Where `serve` listens: unset = 127.0.0.1 in development (nothing else on the network can
+    # reach a dev server), 0.0.0.0 in production (a container's port is published from it).
+    host_: str | None = Field(None, validation_alias=_alias("HOST"))
     # Seconds in-flight requests may take to finish after SIGTERM.
     graceful_timeout: float = Field(20.0, ge=0)
+    # Seconds to keep serving after SIGTERM, with /readyz already 503, before the listener
+    # closes: a load balancer that checks readiness stops sending first (0 = close at once).
+    shutdown_delay: float = Field(0.0, ge=0, le=300)
     max_body_bytes: int = Field(64 * 1024, gt=0)
     log_level: str = "INFO"
     log_json: bool | None = None
@@ -93,6 +100,8 @@ class Settings(BaseSettings):
 
     # --- database ----------------------------------------------------------------------
     database_url_: str | None = Field(None, validation_alias=_alias("DATABASE_URL"))
+    # A read replica for token checks and lists (see replica.py); unset = the primary.
+    database_read_url: str | None = None
     mysql_host: str | None = None
     mysql_user: str = "root"
     mysql_password: str = ""
@@ -142,6 +151,11 @@ class Settings(BaseSettings):
     mail_use_ssl: bool = False
     mail_default_sender: str = "Quart Template <no-reply@localhost>"
     mail_timeout: float = 10.0
+    # EMAIL_BACKEND=rabbitmq: the queue the email-transmitter consumes, its type, and which
+    # events are published to it ("all", or a comma-separated list of event names).
+    email_queue: str = Field("email-transmitter", min_length=1, max_length=255)
+    email_queue_type: Literal["classic", "quorum"] = "classic"
+    email_transmitter_events: str = "all"
 
     # --- MFA ---------------------------------------------------------------------------
     mfa_issuer: str = "Quart Template"
@@ -181,6 +195,11 @@ class Settings(BaseSettings):
     pusher_public_channels: bool = False
     rollbar_access_token: str | None = None
 
+    @field_validator("email_queue_type", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator(*RETENTIONS, mode="before")
     @classmethod
     def _whole_days(cls, value: object, info: ValidationInfo) -> object:
@@ -212,6 +231,13 @@ class Settings(BaseSettings):
         return DEFAULT_SQLITE_URL
 
     @property
+    def host(self) -> str:
+        """The address `serve` binds by default."""
+        if self.host_:
+            return self.host_
+        return "0.0.0.0" if self.app_env == "production" else "127.0.0.1"  # noqa: S104
+
+    @property
     def database_variable(self) -> str:
         """The variable the operator set for the database, for error lines."""
         return "MYSQL_HOST" if self.mysql_host and not self.database_url_ else "DATABASE_URL"
@@ -237,6 +263,12 @@ class Settings(BaseSettings):
     def allowed_origins(self) -> list[str]:
         raw = self.cors_origins if self.cors_origins is not None else self.frontend_url
         return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
+
+    @property
+    def transmitter_events(self) -> frozenset[str]:
+        """The events EMAIL_TRANSMITTER_EVENTS names (unset, empty or "all": every one)."""
+        names = {n.strip().upper() for n in self.email_transmitter_events.split(",") if n.strip()}
+        return frozenset(ALL_EVENTS) if not names or "ALL" in names else frozenset(names)
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -290,7 +322,20 @@ class Settings(BaseSettings):
             raise ConfigError("MAIL_USE_TLS", "MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
         if self.email_backend == "rabbitmq" and not self.amqp_url:
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
+        self._check_email_queue()
         self._check_limits_and_proxies()
+
+    def _check_email_queue(self) -> None:
+        """A name the email-transmitter would never see, or a queue the broker refuses, is a
+        mistake to say at start-up, not a silent loss later."""
+        if self.email_queue.startswith("amq."):
+            raise ConfigError("EMAIL_QUEUE", "names starting with 'amq.' are the broker's own")
+        for name in sorted(self.transmitter_events - set(ALL_EVENTS)):
+            if name in LEGACY_EVENTS:
+                hint = f"{name} is sent as {LEGACY_EVENTS[name]}: list that instead"
+            else:
+                hint = f"unknown event {name!r}; known: all, {', '.join(ALL_EVENTS)}"
+            raise ConfigError("EMAIL_TRANSMITTER_EVENTS", hint)
 
     def _check_production(self) -> None:
         """Production runs on its own strong secrets and names what defaults only suit a

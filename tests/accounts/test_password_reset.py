@@ -38,7 +38,10 @@ async def test_forgot_answers_the_same_for_known_and_unknown_emails(
         assert await response.get_json() == {"success": True, "message": SENT}
     sent = await emails(rt, event="RESET_PASSWORD")
     assert [email["to_emails"] for email in sent] == [["ada@example.com"]] * 2
-    assert sent[0]["data"]["link"].startswith("http://frontend.test/session/reset-password/")
+    assert sent[0]["data"]["password_reset_url"].startswith(
+        "http://frontend.test/session/reset-password/"
+    )
+    assert sent[0]["data"]["recipient_name"] == "Ada"
 
 
 async def test_forgot_refuses_unknown_fields(client: Client) -> None:
@@ -79,7 +82,8 @@ async def test_reset_sets_the_password_revokes_sessions_and_does_not_sign_in(
     assert (await log_in(client)).status_code == 401
     assert (await log_in(client, password=NEW_PASSWORD)).status_code == 200
     [notice] = await emails(rt, event="PASSWORD_CHANGED")
-    assert notice["to_emails"] == ["ada@example.com"] and "link" not in notice["data"]
+    assert notice["to_emails"] == ["ada@example.com"]
+    assert notice["data"] == {"recipient_name": "Ada"}
 
 
 async def test_a_reset_link_works_once(client: Client, rt: Runtime) -> None:

@@ -67,7 +67,7 @@ async def test_signup_of_a_known_email_answers_the_same_and_tells_the_owner(
     assert len(await _people(rt, "grace@example.com")) == 1
     assert await emails(rt, event="USER_CREATED") == []
     [notice] = await emails(rt, event="ACCOUNT_EXISTS", to="grace@example.com")
-    assert notice["data"]["link"].startswith("http://frontend.test/")
+    assert notice["data"]["login_link"].startswith("http://frontend.test/")
     # The original password still works; the sign-up's did not replace it.
     assert (await log_in(client, "grace@example.com", DEFAULT_PASSWORD)).status_code == 200
     assert (await log_in(client, "grace@example.com", SIGNUP["password"])).status_code == 401

@@ -148,7 +148,11 @@ async def test_resend_sends_a_new_link_to_an_unverified_person(client: Client, r
     response = await client.post("/resend_confirmation", json={"email": SIGNUP["email"]})
     assert response.status_code == 200
     assert await response.get_json() == {"success": True, "message": SENT}
-    link = await last_link(rt, event="RESEND_CONFIRMATION", to=SIGNUP["email"])
+    # Sent as USER_CREATED, as Flask Template did: the email-transmitter knows no other name.
+    sign_up, resend = await emails(rt, to=SIGNUP["email"])
+    assert sign_up["event"] == resend["event"] == "USER_CREATED"
+    assert set(resend["data"]) == {"recipient_name", "confirmation_link"}
+    link = await last_link(rt, event="USER_CREATED", to=SIGNUP["email"])
     token, uidb64 = link_path(link, "login")
     assert (await client.post(f"/verify/{token}/{uidb64}")).status_code == 200
 

@@ -25,7 +25,7 @@ from tests.support.at_rest import table_text
 from tests.support.email import LINK, email_row, record_email
 
 TOKEN = "tok.en-123"  # the token part of LINK
-DATA = {"link": LINK, "first_name": "Ada"}
+DATA = {"recipient_name": "Ada", "password_reset_url": LINK}
 
 
 @pytest.fixture

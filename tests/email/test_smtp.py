@@ -26,7 +26,10 @@ def settings(smtp_settings: Settings) -> Settings:
 
 async def test_relay_delivers_text_and_html(rt: Runtime, smtp_sink: SmtpSink) -> None:
     message_id = await record_email(
-        rt, event=USER_CREATED, to="ada@example.com", data={"link": LINK, "first_name": "Ada"}
+        rt,
+        event=USER_CREATED,
+        to="ada@example.com",
+        data={"recipient_name": "Ada", "confirmation_link": LINK},
     )
     assert rt.relay is not None
     await rt.relay.drain()
@@ -75,7 +78,9 @@ async def test_refused_send_stays_in_the_outbox_and_is_retried(
 
 
 def email(to: str = "ada@example.com") -> OutgoingEmail:
-    return OutgoingEmail(event=USER_CREATED, to=[to], data={"link": LINK}, message_id="abc")
+    return OutgoingEmail(
+        event=USER_CREATED, to=[to], data={"confirmation_link": LINK}, message_id="abc"
+    )
 
 
 async def test_unreachable_server_raises(make_settings: Callable[..., Settings]) -> None:

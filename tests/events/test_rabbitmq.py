@@ -99,7 +99,7 @@ async def test_readyz_reports_the_broker_and_the_backlog(
         assert await rt.relay.destinations["rabbitmq"].wait_available(5)  # type: ignore[union-attr]
         body = await (await app.test_client().get("/readyz")).get_json()
         assert body == {"status": "ok", "database": "ok", "broker": "ok"}
-        metrics = await (await app.test_client().get("/metrics")).get_json()
+        metrics = await (await app.test_client().get("/metrics.json")).get_json()
         assert metrics["outbox"]["pending"] == 0
 
 
@@ -125,7 +125,7 @@ async def test_broker_down_requests_succeed_and_events_follow_once_it_is_back(
         body = await ready.get_json()
         assert ready.status_code == 200
         assert body == {"status": "degraded", "database": "ok", "broker": "down"}
-        outbox = (await (await client.get("/metrics")).get_json())["outbox"]
+        outbox = (await (await client.get("/metrics.json")).get_json())["outbox"]
         assert outbox["pending"] == 25
         assert outbox["oldest_pending_age_seconds"] >= 0
     # The app stopped with the broker still down: every row is still pending.
@@ -212,7 +212,7 @@ async def test_without_a_broker_configured_readyz_says_off(
         assert "rabbitmq" not in rt.relay.destinations  # type: ignore[union-attr]
         body = await (await app.test_client().get("/readyz")).get_json()
         assert body == {"status": "ok", "database": "ok", "broker": "off"}
-        metrics = await (await app.test_client().get("/metrics")).get_json()
+        metrics = await (await app.test_client().get("/metrics.json")).get_json()
         assert metrics["outbox"] == {
             "pending": 0,
             "oldest_pending_age_seconds": None,

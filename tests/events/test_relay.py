@@ -13,6 +13,7 @@ from quart_template.events.destinations import PermanentDeliveryError
 from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
 from quart_template.events.rabbitmq import RabbitPublisher
 from quart_template.events.relay import OutboxRelay, waves
+from quart_template.metrics import REGISTRY
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 from tests.support.events import Consumer, outbox_rows, serving
@@ -124,6 +125,37 @@ async def test_a_refused_row_is_set_aside_and_does_not_block(
         destination.refusing.add(person.entity_id)
         await OutboxRelay(rt.engine, [destination]).drain()
         assert [r.status for r in await outbox_rows(rt)] == [DEAD, DEAD]
+
+
+async def test_deliveries_and_failures_are_counted_per_destination(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with serving(offline(make_settings)) as (_, rt):
+        stuck = await create_person(rt, email="stuck@example.com", with_signup_method=False)
+        refused = await create_person(rt, email="refused@example.com", with_signup_method=False)
+        fine = await create_person(rt, email="fine@example.com", with_signup_method=False)
+        await rename_many(rt, fine.entity_id, 2)
+        destination = Recorder([])
+        destination.failing.add(stuck.entity_id)
+        destination.refusing.add(refused.entity_id)
+        before = delivery_counts()
+        await OutboxRelay(rt.engine, [destination]).drain()
+        after = delivery_counts()
+        # fine: 3 rows sent; stuck: its first row fails (the rest wait); refused: its one row dies
+        assert [b - a for a, b in zip(before, after, strict=True)] == [3, 1, 1]
+
+
+def delivery_counts() -> tuple[float, float, float]:
+    """Sent, retried and dead counts of the "rabbitmq" destination in this process."""
+
+    def read(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"destination": "rabbitmq", **labels}) or 0.0
+
+    return (
+        read("quart_template_outbox_deliveries_total"),
+        read("quart_template_outbox_delivery_failures_total", kind="retry"),
+        read("quart_template_outbox_delivery_failures_total", kind="dead"),
+    )
 
 
 async def test_stopping_keeps_pending_rows(make_settings: Callable[..., Settings]) -> None:

@@ -12,6 +12,7 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.accepted = 0  # connections passed through to the target
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -37,6 +38,7 @@ class TcpProxy:
             writer.close()
             return
         self._writers.update((writer, up_writer))
+        self.accepted += 1
         # Cancelled at loop shutdown: end quietly (asyncio's stream callback would otherwise log
         # the CancelledError as "Exception in callback").
         with contextlib.suppress(asyncio.CancelledError):

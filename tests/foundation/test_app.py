@@ -38,7 +38,7 @@ async def test_readyz_is_503_json_when_the_database_is_down(
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert await response.get_json() == {"status": "degraded", "database": "down", "broker": "off"}
-    await json_error(await client.get("/metrics"), 503)
+    await json_error(await client.get("/metrics.json"), 503)
     assert (await client.get("/healthz")).status_code == 200
 
 
@@ -109,7 +109,7 @@ async def test_readyz_is_503_once_shutdown_begins(app: Quart, client: Client, rt
     """SIGTERM marks the process draining before Hypercorn stops: a load balancer stops sending."""
     import asyncio
 
-    from quart_template.cli import begin_shutdown
+    from quart_template.serving import begin_shutdown
 
     assert (await client.get("/readyz")).status_code == 200
     shutdown = asyncio.Event()
@@ -119,3 +119,21 @@ async def test_readyz_is_503_once_shutdown_begins(app: Quart, client: Client, rt
     assert response.status_code == 503
     assert (await response.get_json())["status"] == "degraded"
     assert (await client.get("/healthz")).status_code == 200  # alive, just not taking traffic
+
+
+async def test_a_shutdown_delay_keeps_serving_while_readiness_fails(
+    app: Quart, client: Client
+) -> None:
+    """SHUTDOWN_DELAY: readiness fails at once, the listener closes only later; a second signal
+    (an impatient operator) closes it at once."""
+    import asyncio
+
+    from quart_template.serving import begin_shutdown
+
+    shutdown = asyncio.Event()
+    begin_shutdown(app, shutdown, delay=60)
+    assert not shutdown.is_set()
+    assert (await client.get("/readyz")).status_code == 503
+    assert (await client.get("/healthz")).status_code == 200
+    begin_shutdown(app, shutdown, delay=60)
+    assert shutdown.is_set()

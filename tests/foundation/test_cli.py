@@ -81,6 +81,12 @@ def test_unknown_email_backend_refuses_to_start(tmp_path: Path) -> None:
     _assert_refused(_run(tmp_path, "serve", EMAIL_BACKEND="carrier-pigeon"), "EMAIL_BACKEND")
 
 
+def test_an_unknown_transmitter_event_refuses_to_start(tmp_path: Path) -> None:
+    result = _run(tmp_path, "serve", EMAIL_TRANSMITTER_EVENTS="USER_CREATED,WELCOME")
+    _assert_refused(result, "EMAIL_TRANSMITTER_EVENTS")
+    assert "WELCOME" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["serve", "migrate"])
 def test_unreachable_mysql_database_refuses_to_start(tmp_path: Path, command: str) -> None:
     url = f"mysql+aiomysql://root@127.0.0.1:{free_port()}/nothing?charset=utf8mb4"
@@ -135,6 +141,9 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     running = [line for line in stderr.splitlines() if "Running on" in line]
     assert len(running) == 1, f"each log line once: {stderr}"
+    assert "http://127.0.0.1:" in running[0]
+    backends = [line for line in stderr.splitlines() if "database sqlite+aiosqlite" in line]
+    assert len(backends) == 1 and "broker off" in backends[0] and "email console" in backends[0]
     # No secret was set: made once by the first migrate, kept private, reused, said once.
     generated = [line for line in stderr.splitlines() if "kept in var/" in line]
     assert len(generated) == 1 and "SECRET_KEY" in generated[0], stderr
@@ -235,3 +244,46 @@ def test_housekeeping_leaves_the_work_to_the_instance_holding_the_lease(tmp_path
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "housekeeping: skipped, api-1:42:cafe is running it"
     assert _table_counts(_run(tmp_path, "housekeeping", "--dry-run").stdout)["session"] == 2
+
+
+def test_migrate_names_the_database_and_the_revision_it_reached(tmp_path: Path) -> None:
+    from quart_template.migrations import head_revision
+
+    result = _run(tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"database sqlite+aiosqlite:///{tmp_path / 'cli.db'}: at revision {head_revision()}"
+    )
+
+
+def test_the_backends_line_names_every_backend_without_a_password() -> None:
+    from quart_template.cli import describe_backends
+
+    settings = Settings.model_construct(
+        database_url_="mysql+aiomysql://quart:db-secret@db.internal:3306/app",
+        amqp_url_="amqp://quart:mq-secret@mq.internal:5672/vhost",
+        redis_url="redis://:redis-secret@cache.internal:6379/0",
+        email_backend="rabbitmq",
+    )
+    line = describe_backends(settings)
+    assert "secret" not in line
+    for part in ("db.internal:3306/app", "mq.internal:5672/vhost", "cache.internal", "rabbitmq"):
+        assert part in line
+    quiet = describe_backends(Settings.model_construct(database_url_="sqlite+aiosqlite:///x.db"))
+    assert "broker off" in quiet and "redis off" in quiet
+
+
+@pytest.mark.parametrize(
+    ("env", "host", "expected"),
+    [
+        ("development", None, "127.0.0.1"),
+        ("test", None, "127.0.0.1"),
+        ("production", None, "0.0.0.0"),
+        ("development", "0.0.0.0", "0.0.0.0"),
+        ("production", "10.0.0.5", "10.0.0.5"),
+    ],
+)
+def test_serve_listens_on_loopback_in_development_unless_host_says_otherwise(
+    env: str, host: str | None, expected: str
+) -> None:
+    assert Settings.model_construct(app_env=env, host_=host).host == expected

@@ -126,15 +126,20 @@ async def test_docs_enabled_false_turns_the_docs_off(serve: Callable[..., Any]) 
     assert (await client.get("/healthz")).status_code == 200
 
 
-async def test_metrics_token_guards_metrics(serve: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("path", ["/metrics", "/metrics.json"])
+async def test_metrics_token_guards_metrics(serve: Callable[..., Any], path: str) -> None:
     client = await serve(metrics_token="m-3tr1cs-token")
-    await json_error(await client.get("/metrics"), 401)
-    await json_error(await client.get("/metrics", headers=auth("wrong", "Bearer")), 401)
-    await json_error(await client.get("/metrics", headers=auth("m-3tr1cs-token", "Basic")), 401)
-    response = await client.get("/metrics", headers=auth("m-3tr1cs-token", "Bearer"))
+    await json_error(await client.get(path), 401)
+    await json_error(await client.get(path, headers=auth("wrong", "Bearer")), 401)
+    await json_error(await client.get(path, headers=auth("m-3tr1cs-token", "Basic")), 401)
+    response = await client.get(path, headers=auth("m-3tr1cs-token", "Bearer"))
     assert response.status_code == 200
-    assert "outbox" in await response.get_json()
+    if path == "/metrics.json":
+        assert "outbox" in await response.get_json()
+    else:
+        assert "quart_template_http_requests_total" in await response.get_data(as_text=True)
 
 
 async def test_metrics_are_open_without_a_token(client: Client) -> None:
     assert (await client.get("/metrics")).status_code == 200
+    assert (await client.get("/metrics.json")).status_code == 200

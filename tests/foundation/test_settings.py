@@ -369,3 +369,49 @@ def test_every_variable_is_documented_in_env_dev_and_readme() -> None:
     missing_readme = sorted(n for n in _all_names() if f"`{n}" not in readme)
     assert missing_env == [], f".env.dev does not document {missing_env}"
     assert missing_readme == [], f"README.md does not document {missing_readme}"
+
+
+def test_the_email_queue_defaults_to_the_email_transmitter_classic_with_every_event() -> None:
+    from quart_template.email.messages import ALL_EVENTS
+
+    settings = load_settings()
+    assert (settings.email_queue, settings.email_queue_type) == ("email-transmitter", "classic")
+    assert settings.transmitter_events == frozenset(ALL_EVENTS)
+
+
+def test_email_transmitter_events_lists_event_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_TRANSMITTER_EVENTS", " user_created, RESET_PASSWORD ,")
+    assert load_settings().transmitter_events == {"USER_CREATED", "RESET_PASSWORD"}
+    monkeypatch.setenv("EMAIL_TRANSMITTER_EVENTS", "all")
+    assert "MFA_ENABLED" in load_settings().transmitter_events
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("USER_CREATED,USER_CREATD", "USER_CREATD"),
+        ("RESEND_CONFIRMATION", "sent as USER_CREATED"),  # a resend is a USER_CREATED email
+    ],
+)
+def test_an_unknown_transmitter_event_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str, hint: str
+) -> None:
+    monkeypatch.setenv("EMAIL_TRANSMITTER_EVENTS", value)
+    error = _refusal()
+    assert error.variable == "EMAIL_TRANSMITTER_EVENTS"
+    assert hint in str(error)
+
+
+def test_email_queue_type_is_classic_or_quorum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_QUEUE_TYPE", "Quorum")
+    assert load_settings().email_queue_type == "quorum"
+    monkeypatch.setenv("EMAIL_QUEUE_TYPE", "stream")
+    assert _refusal().variable == "EMAIL_QUEUE_TYPE"
+
+
+@pytest.mark.parametrize("value", ["", "amq.email"])
+def test_a_queue_name_the_broker_refuses_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("EMAIL_QUEUE", value)
+    assert _refusal().variable == "EMAIL_QUEUE"

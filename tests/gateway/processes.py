@@ -81,10 +81,11 @@ def _tail(log: Path) -> str:
 class AppServer:
     """One instance of the app, served for real; several share one database (and Redis)."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], *, workers: int = 1) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.env = env
+        self.workers = workers
         self.log = workdir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -94,13 +95,15 @@ class AppServer:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        port, workers = str(self.port), str(self.workers)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [SCRIPT, "serve", "--host", "127.0.0.1", "--port", port, "--workers", workers],
                 env=self.env,
                 cwd=self.workdir,  # no developer's .env here
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=self.workers > 1,  # its own group: workers are stopped too
             )
 
     def wait_ready(self) -> None:
@@ -115,7 +118,7 @@ class AppServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop(self.process)
+            stop(self.process, group=self.workers > 1)
 
 
 class Nginx:

@@ -7,6 +7,7 @@ from typing import Any
 
 from quart.typing import TestClientProtocol as Client
 
+from quart_template.email.messages import LINK_KEYS
 from quart_template.runtime import Runtime
 from tests.support.email import all_emails
 from tests.support.factories import DEFAULT_PASSWORD
@@ -49,7 +50,7 @@ async def emails(
 async def last_link(rt: Runtime, *, event: str, to: str) -> str:
     found = await emails(rt, event=event, to=to)
     assert found, f"no {event} email to {to}"
-    link: str = found[-1]["data"]["link"]
+    link: str = found[-1]["data"][LINK_KEYS[event]]
     return link
 
 

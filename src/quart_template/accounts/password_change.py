@@ -15,6 +15,7 @@ from quart_template.accounts.passwords import check_password_policy, hash_passwo
 from quart_template.accounts.repository import get_person, get_person_by_email
 from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
+from quart_template.email.payload import notice_data
 from quart_template.errors import BadRequest, Forbidden
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa.repository import end_challenges
@@ -41,10 +42,9 @@ async def send_reset_link(rt: Runtime, *, email: str, client: ClientInfo) -> Non
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email, with_password=True)
         recipient = person or _stand_in()
-        data = {
-            "link": tokens.reset_link(recipient, rt.settings),
-            "first_name": recipient.first_name,
-        }
+        data = notice_data(
+            recipient.first_name, password_reset_url=tokens.reset_link(recipient, rt.settings)
+        )
         message = enqueue_email(
             db,
             key=rt.settings.encryption_key,
@@ -157,5 +157,5 @@ def _set_password(db: AsyncSession, person: Person, new_hash: str, *, key: bytes
         key=key,
         event=messages.PASSWORD_CHANGED,
         to=person.email,
-        data={"first_name": person.first_name},
+        data=notice_data(person.first_name),
     )

@@ -19,6 +19,7 @@ from quart_template.accounts.repository import add_person, get_person, get_perso
 from quart_template.accounts.schemas import SignupRequest
 from quart_template.db import utcnow
 from quart_template.email import messages
+from quart_template.email.payload import notice_data
 from quart_template.errors import BadRequest
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
@@ -63,7 +64,7 @@ async def sign_up(rt: Runtime, *, data: SignupRequest, client: ClientInfo) -> No
                     person_id=person.entity_id, provider="signup", changed_by_id=person.entity_id
                 )
             )
-            _send_link(db, rt, person, event=messages.USER_CREATED)
+            _send_link(db, rt, person)
     except IntegrityError:
         # A concurrent sign-up of the same email won the unique `email_key`.
         async with rt.db() as db, db.begin():
@@ -74,19 +75,21 @@ async def sign_up(rt: Runtime, *, data: SignupRequest, client: ClientInfo) -> No
     log.info("signup", extra={"event": "signup", "person_id": person.entity_id})
 
 
-def _send_link(db: AsyncSession, rt: Runtime, person: Person, *, event: str) -> None:
+def _send_link(db: AsyncSession, rt: Runtime, person: Person) -> None:
+    """The verification email: USER_CREATED for a sign-up and a resend alike (as Flask
+    Template sent it, the only name the email-transmitter knows for it)."""
     link = tokens.verification_link(person, rt.settings)
     enqueue_email(
         db,
         key=rt.settings.encryption_key,
-        event=event,
+        event=messages.USER_CREATED,
         to=person.email,
-        data={"link": link, "first_name": person.first_name},
+        data=notice_data(person.first_name, confirmation_link=link),
     )
 
 
 def _tell_owner(db: AsyncSession, rt: Runtime, person: Person) -> None:
-    data = {"link": tokens.login_link(rt.settings), "first_name": person.first_name}
+    data = notice_data(person.first_name, login_link=tokens.login_link(rt.settings))
     enqueue_email(
         db,
         key=rt.settings.encryption_key,
@@ -145,4 +148,4 @@ async def resend_confirmation(rt: Runtime, *, email: str, client: ClientInfo) ->
     async with rt.db() as db, db.begin():
         person = await get_person_by_email(db, email=email)
         if person is not None and not person.verified:
-            _send_link(db, rt, person, event=messages.RESEND_CONFIRMATION)
+            _send_link(db, rt, person)

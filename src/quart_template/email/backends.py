@@ -14,6 +14,10 @@ log = logging.getLogger(__name__)
 class EmailBackend(Protocol):
     """Delivers one email or raises (the outbox relay then retries later)."""
 
+    def sends(self, event: str) -> bool:
+        """False for an event this backend is set not to deliver (it is skipped)."""
+        ...
+
     async def send(self, email: OutgoingEmail) -> None: ...
 
     async def aclose(self) -> None: ...
@@ -22,6 +26,9 @@ class EmailBackend(Protocol):
 class ConsoleBackend:
     """Logs the rendered text, links included: the only place a link is ever logged, which is
     why this backend is for development only."""
+
+    def sends(self, event: str) -> bool:
+        return True
 
     async def send(self, email: OutgoingEmail) -> None:
         rendered = render_email(email.event, email.data)

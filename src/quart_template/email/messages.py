@@ -14,24 +14,29 @@ PROVIDER_NAMES = {
     "facebook": "Facebook",
 }
 
-USER_CREATED = "USER_CREATED"  # verification link, data: {"link", "first_name"}
-RESEND_CONFIRMATION = "RESEND_CONFIRMATION"  # data: {"link", "first_name"}
-RESET_PASSWORD = "RESET_PASSWORD"  # data: {"link", "first_name"}
-ACCOUNT_EXISTS = "ACCOUNT_EXISTS"  # someone signed up with an existing email; data: {"link"}
-PASSWORD_CHANGED = "PASSWORD_CHANGED"  # data: {"first_name"}
-MFA_ENABLED = "MFA_ENABLED"  # data: {"first_name"}
-MFA_DISABLED = "MFA_DISABLED"  # data: {"first_name"}
-RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"  # data: {"first_name"}
-SOCIAL_LINKED = "SOCIAL_LINKED"  # data: {"provider", "first_name"}
-SOCIAL_UNLINKED = "SOCIAL_UNLINKED"  # data: {"provider", "first_name"}
-PASSWORD_REMOVED = "PASSWORD_REMOVED"  # password sign-in unlinked; data: {"first_name"}
+# Each event's `data` keys are in DATA_KEYS below: `recipient_name` (the person's first name,
+# "" when unknown) plus one documented key per event, the names Flask Template's
+# email-transmitter templates use.
+USER_CREATED = "USER_CREATED"  # verification link; sign-up and /resend_confirmation alike
+RESET_PASSWORD = "RESET_PASSWORD"
+ACCOUNT_EXISTS = "ACCOUNT_EXISTS"  # someone signed up with an existing email
+PASSWORD_CHANGED = "PASSWORD_CHANGED"
+MFA_ENABLED = "MFA_ENABLED"
+MFA_DISABLED = "MFA_DISABLED"
+RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"
+SOCIAL_LINKED = "SOCIAL_LINKED"
+SOCIAL_UNLINKED = "SOCIAL_UNLINKED"
+PASSWORD_REMOVED = "PASSWORD_REMOVED"  # password sign-in unlinked
 # A provider verified the address of an unverified account, which it then took over (the
-# password, sessions, MFA and other login methods were removed); data: {"provider", "first_name"}
+# password, sessions, MFA and other login methods were removed).
 ACCOUNT_TAKEN_OVER_BY_PROVIDER = "ACCOUNT_TAKEN_OVER_BY_PROVIDER"
+# Earlier builds recorded a resend under its own name: such rows still waiting go out as
+# USER_CREATED (the email-transmitter knows no other name for it).
+RESEND_CONFIRMATION = "RESEND_CONFIRMATION"
+LEGACY_EVENTS = {RESEND_CONFIRMATION: USER_CREATED}
 
 ALL_EVENTS = (
     USER_CREATED,
-    RESEND_CONFIRMATION,
     RESET_PASSWORD,
     ACCOUNT_EXISTS,
     PASSWORD_CHANGED,
@@ -44,6 +49,29 @@ ALL_EVENTS = (
     ACCOUNT_TAKEN_OVER_BY_PROVIDER,
 )
 
+RECIPIENT = ("recipient_name",)
+PROVIDER = ("provider", "provider_name")  # "github", and as people write it: "GitHub"
+# event -> its `data` keys, exactly; the email-transmitter passes them to its templates as is.
+DATA_KEYS: dict[str, tuple[str, ...]] = {
+    USER_CREATED: (*RECIPIENT, "confirmation_link"),
+    RESET_PASSWORD: (*RECIPIENT, "password_reset_url"),
+    ACCOUNT_EXISTS: (*RECIPIENT, "login_link"),
+    PASSWORD_CHANGED: RECIPIENT,
+    MFA_ENABLED: RECIPIENT,
+    MFA_DISABLED: RECIPIENT,
+    RECOVERY_CODES_REGENERATED: RECIPIENT,
+    SOCIAL_LINKED: (*RECIPIENT, *PROVIDER),
+    SOCIAL_UNLINKED: (*RECIPIENT, *PROVIDER),
+    PASSWORD_REMOVED: RECIPIENT,
+    ACCOUNT_TAKEN_OVER_BY_PROVIDER: (*RECIPIENT, *PROVIDER),
+}
+# event -> the key holding its link (a live token for the first two).
+LINK_KEYS = {
+    USER_CREATED: "confirmation_link",
+    RESET_PASSWORD: "password_reset_url",
+    ACCOUNT_EXISTS: "login_link",
+}
+
 
 @dataclass(frozen=True)
 class EmailTemplate:
@@ -55,7 +83,6 @@ class EmailTemplate:
 
 MESSAGES: dict[str, EmailTemplate] = {
     USER_CREATED: EmailTemplate("Confirm your email address", "verification"),
-    RESEND_CONFIRMATION: EmailTemplate("Confirm your email address", "verification"),
     RESET_PASSWORD: EmailTemplate("Reset your password", "reset_password"),
     ACCOUNT_EXISTS: EmailTemplate("You already have an account", "account_exists"),
     PASSWORD_CHANGED: EmailTemplate("Your password was changed", "password_changed"),
@@ -64,15 +91,11 @@ MESSAGES: dict[str, EmailTemplate] = {
     RECOVERY_CODES_REGENERATED: EmailTemplate(
         "New recovery codes were generated", "recovery_codes_regenerated"
     ),
-    SOCIAL_LINKED: EmailTemplate(
-        "A {{ provider|provider_name }} account was linked", "social_linked"
-    ),
-    SOCIAL_UNLINKED: EmailTemplate(
-        "A {{ provider|provider_name }} account was unlinked", "social_unlinked"
-    ),
+    SOCIAL_LINKED: EmailTemplate("A {{ provider_name }} account was linked", "social_linked"),
+    SOCIAL_UNLINKED: EmailTemplate("A {{ provider_name }} account was unlinked", "social_unlinked"),
     PASSWORD_REMOVED: EmailTemplate("Password sign-in was removed", "password_removed"),
     ACCOUNT_TAKEN_OVER_BY_PROVIDER: EmailTemplate(
-        "{{ provider|provider_name }} confirmed your address: your account was reset",
+        "{{ provider_name }} confirmed your address: your account was reset",
         "account_taken_over",
     ),
 }

@@ -1,17 +1,30 @@
-"""Publishes emails to the durable `email-transmitter` queue that the EcorRouge
-email-transmitter consumes (it renders and sends them); publisher confirms, persistent."""
+"""Publishes emails to the durable queue (`EMAIL_QUEUE`, default `email-transmitter`) that the
+EcorRouge email-transmitter consumes (it renders and sends them); publisher confirms,
+persistent. Only the events in `EMAIL_TRANSMITTER_EVENTS` are published."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Iterable
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aiormq.exceptions import ChannelPreconditionFailed
+from pamqp.common import FieldTable
 
-from quart_template.email.messages import OutgoingEmail
+from quart_template.email.messages import ALL_EVENTS, OutgoingEmail
 
 EMAIL_QUEUE = "email-transmitter"
+QUEUE_TYPES = ("classic", "quorum")
+
+log = logging.getLogger(__name__)
+
+
+class EmailQueueMismatch(RuntimeError):
+    """The queue exists with other arguments than ours (say classic, and EMAIL_QUEUE_TYPE is
+    quorum): the broker refuses the declaration until one of them changes. Rows wait."""
 
 
 def queue_body(email: OutgoingEmail) -> bytes:
@@ -20,16 +33,39 @@ def queue_body(email: OutgoingEmail) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def queue_arguments(queue_type: str) -> FieldTable | None:
+    """Classic: no arguments, as Flask Template and the email-transmitter declare it."""
+    if queue_type not in QUEUE_TYPES:
+        raise ValueError(f"queue type {queue_type!r} is not one of {QUEUE_TYPES}")
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else None
+
+
 class RabbitMqBackend:
     """One robust connection, opened on first send (a down broker never stops start-up)."""
 
-    def __init__(self, url: str, *, timeout: float, queue: str = EMAIL_QUEUE) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        queue: str = EMAIL_QUEUE,
+        queue_type: str = "classic",
+        events: Iterable[str] = ALL_EVENTS,
+    ) -> None:
         self._url = url
         self._timeout = timeout
         self._queue = queue
+        self._queue_type = queue_type
+        self._arguments = queue_arguments(queue_type)
+        self._events = frozenset(events)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
+        self._mismatch_logged = False
+
+    def sends(self, event: str) -> bool:
+        """Whether this event goes to the queue (EMAIL_TRANSMITTER_EVENTS)."""
+        return event in self._events
 
     async def _ready_channel(self) -> AbstractChannel:
         async with self._lock:
@@ -38,9 +74,22 @@ class RabbitMqBackend:
                 self._channel = None
             if self._channel is None or self._channel.is_closed:
                 channel = await self._connection.channel(publisher_confirms=True)
-                await channel.declare_queue(self._queue, durable=True)
+                await self._declare(channel)
                 self._channel = channel
             return self._channel
+
+    async def _declare(self, channel: AbstractChannel) -> None:
+        try:
+            await channel.declare_queue(self._queue, durable=True, arguments=self._arguments)
+        except ChannelPreconditionFailed as exc:
+            problem = (
+                f"queue {self._queue!r} exists with other arguments than EMAIL_QUEUE_TYPE="
+                f"{self._queue_type} declares; emails wait until they match"
+            )
+            if not self._mismatch_logged:
+                self._mismatch_logged = True
+                log.error(problem, extra={"event": "email_queue_mismatch", "queue": self._queue})
+            raise EmailQueueMismatch(problem) from exc
 
     async def send(self, email: OutgoingEmail) -> None:
         channel = await self._ready_channel()

@@ -8,8 +8,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from quart_template.email.messages import MESSAGES, PRODUCT, PROVIDER_NAMES
+from quart_template.email.messages import MESSAGES, PRODUCT
+from quart_template.email.payload import provider_name, wire_form
 from quart_template.events.destinations import PermanentDeliveryError
+
+__all__ = ["RenderedEmail", "UnknownEmailEvent", "provider_name", "render_email"]
 
 
 @dataclass(frozen=True)
@@ -21,13 +24,6 @@ class RenderedEmail:
 
 class UnknownEmailEvent(PermanentDeliveryError, ValueError):
     """An outbox row names an event this service has no template for: retrying cannot help."""
-
-
-def provider_name(provider: object) -> str:
-    """How a provider is written for people ("github" -> "GitHub")."""
-    if not provider:
-        return "social"
-    return PROVIDER_NAMES.get(str(provider).lower(), str(provider).title())
 
 
 @cache
@@ -43,7 +39,9 @@ def environment() -> Environment:
 
 
 def render_email(event: str, data: dict[str, Any]) -> RenderedEmail:
-    """Subject, text and HTML for one event and its data."""
+    """Subject, text and HTML for one event and its data (the documented keys, which the
+    templates use by name, as the email-transmitter's do)."""
+    event, data = wire_form(event, data)
     message = MESSAGES.get(event)
     if message is None:
         raise UnknownEmailEvent(f"no email template for event {event!r}")

@@ -6,6 +6,7 @@ import logging
 
 from quart_template.email.backends import ConsoleBackend, EmailBackend
 from quart_template.email.messages import OutgoingEmail
+from quart_template.email.payload import wire_form
 from quart_template.events.destinations import PermanentDeliveryError
 from quart_template.events.outbox import OutboxMessage, email_body
 from quart_template.mfa.crypto import DecryptionError
@@ -16,7 +17,9 @@ log = logging.getLogger(__name__)
 
 class EmailSender:
     """What the relay calls for `email` outbox rows; a failed send raises, so the row is
-    retried later. `key` opens the rows' sealed bodies. `aclose()` at shutdown closes the
+    retried later. An event the backend is set not to deliver (EMAIL_TRANSMITTER_EVENTS) is
+    logged as skipped, without its data, and counts as delivered: the row keeps no body and
+    is never retried. `key` opens the rows' sealed bodies. `aclose()` at shutdown closes the
     backend's connection."""
 
     def __init__(self, backend: EmailBackend, *, key: bytes) -> None:
@@ -29,6 +32,12 @@ class EmailSender:
         except DecryptionError as exc:
             # Retrying cannot help (another key, a damaged row): set it aside as dead.
             raise PermanentDeliveryError("the email cannot be decrypted") from exc
+        if not self.backend.sends(email.event):
+            log.info(
+                "email skipped: its event is not in EMAIL_TRANSMITTER_EVENTS",
+                extra={"event": "email_skipped", "email_event": email.event},
+            )
+            return
         await self.backend.send(email)
         log.info("email sent", extra={"event": "email_sent", "email_event": message.action})
 
@@ -37,12 +46,14 @@ class EmailSender:
 
 
 def outgoing_email(message: OutboxMessage, *, key: bytes) -> OutgoingEmail:
-    """The email an outbox row holds (its sealed body is {"event", "to_emails", "data"})."""
+    """The email an outbox row holds (its sealed body is {"event", "to_emails", "data"}),
+    with the event's documented data keys, whichever build recorded it."""
     body = email_body(message, key=key)
+    event, data = wire_form(str(body["event"]), dict(body.get("data") or {}))
     return OutgoingEmail(
-        event=str(body["event"]),
+        event=event,
         to=[str(address) for address in body["to_emails"]],
-        data=dict(body.get("data") or {}),
+        data=data,
         message_id=message.message_id,
     )
 
@@ -58,7 +69,13 @@ def build_backend(settings: Settings) -> EmailBackend:
 
         if not settings.amqp_url:
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
-        return RabbitMqBackend(settings.amqp_url, timeout=settings.mail_timeout)
+        return RabbitMqBackend(
+            settings.amqp_url,
+            timeout=settings.mail_timeout,
+            queue=settings.email_queue,
+            queue_type=settings.email_queue_type,
+            events=settings.transmitter_events,
+        )
     if settings.email_backend == "console":
         return ConsoleBackend()
     raise ConfigError("EMAIL_BACKEND", f"unknown backend {settings.email_backend!r}")

@@ -64,6 +64,9 @@ class SmtpBackend:
             await self._client.connect()
         return self._client
 
+    def sends(self, event: str) -> bool:
+        return True
+
     async def send(self, email: OutgoingEmail) -> None:
         message = build_mime(email, sender=self._settings.mail_default_sender)
         async with self._lock:  # one SMTP transaction at a time on the connection

@@ -15,6 +15,7 @@ from quart_template.dbfaults import database_unavailable
 from quart_template.events.claims import Claim, Outcome, claim_rows, claim_sessions, settle
 from quart_template.events.destinations import Destination, NotAttempted, PermanentDeliveryError
 from quart_template.events.outbox import OutboxMessage
+from quart_template.metrics import count_deliveries, known_destinations
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class OutboxRelay:
     ) -> None:
         self._db = claim_sessions(engine)
         self.destinations = {destination.name: destination for destination in destinations}
+        known_destinations(self.destinations)
         self._poll_interval = poll_interval
         self._wake = {name: asyncio.Event() for name in self.destinations}
         self._workers = workers
@@ -154,6 +156,12 @@ class OutboxRelay:
             if not claim.rows:
                 return 0, 0
             outcome = await self._deliver(destination, claim)
+            count_deliveries(
+                destination.name,
+                sent=len(outcome.sent),
+                retried=len(outcome.failed),
+                dead=len(outcome.dead),
+            )
             await settle(self._db, claim, outcome)
             _log_failures(destination.name, outcome)
             return len(claim.rows), len(outcome.sent)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.db import new_entity_id, utcnow
 from quart_template.email import messages
+from quart_template.email.payload import notice_data
 from quart_template.errors import BadRequest
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import repository
@@ -130,6 +131,6 @@ async def regenerate_codes(rt: Runtime, *, person: PersonSummary, client: Client
             key=rt.settings.encryption_key,
             event=messages.RECOVERY_CODES_REGENERATED,
             to=person.email,
-            data={"first_name": person.first_name},
+            data=notice_data(person.first_name),
         )
     return codes

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_template.accounts.models import Person
 from quart_template.db import reader
 from quart_template.email import messages
+from quart_template.email.payload import notice_data
 from quart_template.errors import BadRequest, Conflict, Forbidden
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import recovery, repository
@@ -65,7 +66,7 @@ async def enable_mfa(
                 key=rt.settings.encryption_key,
                 event=messages.MFA_ENABLED,
                 to=current.email,
-                data=_mail_data(current),
+                data=notice_data(current.first_name),
             )
     if not accepted:
         await _refuse(rt, person, client)
@@ -124,9 +125,9 @@ async def _turn_off(
         method.changed_by_id = person.entity_id
     await recovery.retire_codes(db, person_id=person.entity_id)
     enqueue_email(
-        db, key=key, event=messages.MFA_DISABLED, to=person.email, data=_mail_data(person)
+        db,
+        key=key,
+        event=messages.MFA_DISABLED,
+        to=person.email,
+        data=notice_data(person.first_name),
     )
-
-
-def _mail_data(person: Person) -> dict[str, str | None]:
-    return {"first_name": person.first_name}

@@ -1,5 +1,6 @@
 """Record a security event (a log line and, for a known person, a row in their history) and
-read a person's latest ones.
+read a person's latest ones. Every sign-in outcome passes through here, so this is also where
+`quart_template_logins_total` is counted.
 
     record(db, "password_changed", person_id=..., client=client)   # in the caller's transaction
     await record_alone(rt, "login_failed", person_id=..., client=client)  # its own transaction
@@ -10,9 +11,11 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from quart_template.db import reader, utcnow
+from quart_template.db import utcnow
+from quart_template.metrics import LOGINS
+from quart_template.replica import read_lagging
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
@@ -20,6 +23,13 @@ from quart_template.security.models import SecurityEvent
 log = logging.getLogger("quart_template.security")
 
 HISTORY_LENGTH = 50
+# The events that end a sign-in step, and the outcome each counts as.
+LOGIN_OUTCOMES = {
+    "login_succeeded": "succeeded",
+    "login_failed": "failed",
+    "second_factor_refused": "failed",  # a wrong code for no live login (none to record it for)
+    "login_mfa_required": "second_factor_required",
+}
 
 
 def record(
@@ -84,15 +94,19 @@ def log_only(event: str, *, client: ClientInfo | None, **details: str) -> None:
 
 
 async def latest_events(rt: Runtime, *, person_id: str) -> list[SecurityEvent]:
-    """The person's latest events, newest first."""
-    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
-        result = await db.execute(
-            select(SecurityEvent)
-            .where(SecurityEvent.person_id == person_id)
-            .order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc())
-            .limit(HISTORY_LENGTH)
-        )
-        return list(result.scalars())
+    """The person's latest events, newest first (from the replica when there is one)."""
+
+    async def read(engine: AsyncEngine) -> list[SecurityEvent]:
+        async with rt.db(bind=engine) as db, db.begin():
+            result = await db.execute(
+                select(SecurityEvent)
+                .where(SecurityEvent.person_id == person_id)
+                .order_by(SecurityEvent.at.desc(), SecurityEvent.id.desc())
+                .limit(HISTORY_LENGTH)
+            )
+            return list(result.scalars())
+
+    return await read_lagging(rt.engine, rt.replica, read)
 
 
 def _row(event: str, person_id: str, client: ClientInfo | None) -> SecurityEvent:
@@ -108,6 +122,9 @@ def _row(event: str, person_id: str, client: ClientInfo | None) -> SecurityEvent
 def _log(
     event: str, person_id: str | None, client: ClientInfo | None, details: dict[str, str]
 ) -> None:
+    outcome = LOGIN_OUTCOMES.get(event)
+    if outcome is not None:
+        LOGINS.labels(outcome).inc()
     extra: dict[str, object] = {"event": event, "security_event": True, "person_id": person_id}
     if client is not None:
         extra["ip"] = client.ip

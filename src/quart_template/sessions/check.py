@@ -7,10 +7,11 @@ import time
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from quart_template.accounts.models import Person
-from quart_template.db import reader, utcnow
+from quart_template.db import utcnow
+from quart_template.replica import read_lagging
 from quart_template.runtime import Runtime
 from quart_template.sessions.cache import Entry
 from quart_template.sessions.caller import Caller, PersonSummary, SessionSummary
@@ -26,9 +27,14 @@ async def check_token(rt: Runtime, token: str) -> Caller | None:
     entry = cache.get(key)
     if entry is None:
         generation = cache.generation  # before the query: see `SessionCache.put`
-        # Read-only: checking a token must not queue behind (or block) the writers.
-        async with reader(rt.engine).connect() as conn:
-            found = await authenticate_token(conn, settings=rt.settings, token=token)
+
+        async def look_up(engine: AsyncEngine) -> tuple[Caller, datetime] | None:
+            # Read-only: checking a token must not queue behind (or block) the writers.
+            async with engine.connect() as conn:
+                return await authenticate_token(conn, settings=rt.settings, token=token)
+
+        # A replica may not have the session yet (just signed in): a miss asks the primary.
+        found = await read_lagging(rt.engine, rt.replica, look_up, missed=lambda f: f is None)
         if found is None:
             return None
         caller, last_used = found

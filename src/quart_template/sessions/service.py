@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from quart_template.accounts.models import Person
-from quart_template.db import reader, utcnow
+from quart_template.db import utcnow
+from quart_template.replica import read_lagging
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
@@ -119,9 +120,13 @@ async def end_session(
 
 
 async def sessions_of(rt: Runtime, *, person_id: str) -> list[AuthSession]:
-    """The person's live sessions, newest first."""
-    async with rt.db(bind=reader(rt.engine)) as db, db.begin():
-        return await list_active_sessions(db, person_id=person_id)
+    """The person's live sessions, newest first (from the replica when there is one)."""
+
+    async def read(engine: AsyncEngine) -> list[AuthSession]:
+        async with rt.db(bind=engine) as db, db.begin():
+            return await list_active_sessions(db, person_id=person_id)
+
+    return await read_lagging(rt.engine, rt.replica, read)
 
 
 async def list_active_sessions(db: AsyncSession, *, person_id: str) -> list[AuthSession]:

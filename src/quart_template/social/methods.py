@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import LoginMethod, Person
 from quart_template.email import messages
+from quart_template.email.payload import notice_data, provider_data
 from quart_template.errors import BadRequest, Conflict, Unauthorized
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
@@ -90,9 +91,9 @@ async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientI
 
 def _notify(db: AsyncSession, person: Person, *, provider: str, key: bytes) -> None:
     """Tell the owner a way to sign in is gone (a thief removing the owner's is seen)."""
-    data = {"first_name": person.first_name}
     if provider == "signup":
+        data = notice_data(person.first_name)
         enqueue_email(db, key=key, event=messages.PASSWORD_REMOVED, to=person.email, data=data)
     else:
-        data["provider"] = provider
+        data = provider_data(person.first_name, provider)
         enqueue_email(db, key=key, event=messages.SOCIAL_UNLINKED, to=person.email, data=data)

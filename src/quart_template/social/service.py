@@ -14,6 +14,7 @@ from quart_template.accounts.models import Person
 from quart_template.accounts.repository import add_person, get_person, get_person_by_email
 from quart_template.db import utcnow
 from quart_template.email.messages import SOCIAL_LINKED
+from quart_template.email.payload import provider_data
 from quart_template.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from quart_template.events.outbox import enqueue_email
 from quart_template.request_meta import ClientInfo
@@ -188,7 +189,7 @@ def _link(
         key=rt.settings.encryption_key,
         event=SOCIAL_LINKED,
         to=person.email,
-        data={"provider": identity.provider},
+        data=provider_data(person.first_name, identity.provider),
     )
     record(
         db, "social_linked", person_id=person.entity_id, client=client, provider=identity.provider

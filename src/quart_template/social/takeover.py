@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_template.accounts.models import Person
 from quart_template.db import utcnow
 from quart_template.email.messages import ACCOUNT_TAKEN_OVER_BY_PROVIDER
+from quart_template.email.payload import provider_data
 from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import repository as mfa_repo
 from quart_template.mfa.recovery import retire_codes
@@ -56,7 +57,7 @@ async def take_over(
         key=rt.settings.encryption_key,
         event=ACCOUNT_TAKEN_OVER_BY_PROVIDER,
         to=person.email,
-        data={"provider": identity.provider, "first_name": person.first_name},
+        data=provider_data(person.first_name, identity.provider),
     )
     # An unverified account taken over by a provider that verified its email.
     record(
