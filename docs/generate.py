@@ -18,7 +18,11 @@ BEGIN = "<!-- BEGIN GENERATED ENDPOINTS -->"
 END = "<!-- END GENERATED ENDPOINTS -->"
 METHODS = ("get", "post", "put", "patch", "delete")
 NOTHING = "\N{EN DASH}"
-HEADER = "| method | path | auth | summary | success | request fields |\n|---|---|---|---|---|---|"
+JSON = "application/json"
+HEADER = (
+    "| method | path | auth | summary | success | errors | request fields |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 def endpoint_table(spec: dict[str, Any]) -> str:
@@ -34,6 +38,7 @@ def endpoint_table(spec: dict[str, Any]) -> str:
                 _auth(operation),
                 _summary(operation),
                 _success(operation),
+                _errors(operation),
                 _fields(operation),
             )
             rows.append("| " + " | ".join(cells) + " |")
@@ -59,12 +64,19 @@ def _success(operation: dict[str, Any]) -> str:
     return ", ".join(codes) or NOTHING
 
 
+def _errors(operation: dict[str, Any]) -> str:
+    """Every error status the operation documents (all with the one error shape)."""
+    codes = sorted(code for code in operation.get("responses", {}) if code[0] in "45")
+    return ", ".join(codes) or NOTHING
+
+
 def _fields(operation: dict[str, Any]) -> str:
-    """Required fields first, then the optional ones; the media type when it is not JSON."""
+    """Required fields first, then the optional ones; the media types when not JSON only."""
     content = operation.get("requestBody", {}).get("content", {})
     if not content:
         return NOTHING
-    media_type, media = next(iter(content.items()))
+    media_type = JSON if JSON in content else next(iter(content))
+    media = content[media_type]
     schema = media.get("schema", {})
     required = schema.get("required", [])
     names = list(schema.get("properties", {}))
@@ -72,7 +84,9 @@ def _fields(operation: dict[str, Any]) -> str:
     optional = [f"`{name}`" for name in names if name not in required]
     if optional:
         text += ("; optional " if text else "optional ") + ", ".join(optional)
-    return text if media_type == "application/json" else f"{text} ({media_type})"
+    if list(content) == [JSON]:
+        return text
+    return f"{text} ({' or '.join(sorted(content, key=lambda name: name == JSON))})"
 
 
 def generated_block(guide: str) -> str:

@@ -16,12 +16,18 @@ from quart_template.errors import JSON_REQUIRED, error_response, register_error_
 from quart_template.headers import register_response_headers
 from quart_template.lifecycle import close_runtime, open_runtime
 from quart_template.logs import configure_logging
+from quart_template.openapi import Provider
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_SUMMARY = (
+    "Accounts and authentication: sign-up, login, MFA, social sign-in, sessions, entity events. "
+    "Every operation lists every answer it can give; every error is "
+    '`{"success": false, "message": ...}` (see ErrorResponse).'
+)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -37,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config["JSON_SORT_KEYS"] = False
     QuartSchema(
         app,
-        info={"title": "Quart Template", "version": __version__},
+        info={"title": "Quart Template", "version": __version__, "description": API_SUMMARY},
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
         # DOCS_ENABLED=false: neither the document nor the page (both 404 then). The page is
         # ours (quart_template.apidocs), not quart-schema's, which loads Swagger UI from a CDN.
@@ -45,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         swagger_ui_path=None,
         redoc_ui_path=None,
         scalar_ui_path=None,
+        openapi_provider_class=Provider,
     )
     register_error_handlers(app)
     register_access_log(app)
@@ -100,14 +107,26 @@ def _register_request_guards(app: Quart, settings: Settings) -> None:
         if request.routing_exception is not None:
             return None  # an unknown path or method is a 404/405, whatever its body
         if request.method == "OPTIONS":  # CORS headers, if any, come from `headers`
-            methods = request.url_rule.methods if request.url_rule else None
-            return Response("", status=204, headers={"Allow": ", ".join(sorted(methods or ()))})
+            return Response("", status=204, headers={"Allow": ", ".join(_methods_of_path())})
         if request.method not in BODY_METHODS:
             return None
         length = request.content_length
         if length is not None and length > settings.max_body_bytes:
             return error_response(413, "Request body too large.")
         return await _check_json_body()
+
+
+def _methods_of_path() -> list[str]:
+    """Every method of the requested path, also those of its other rules (GET and POST
+    /recovery_codes are two views)."""
+    matched = request.url_rule.rule if request.url_rule else None
+    methods = {
+        method
+        for rule in current_app.url_map.iter_rules()
+        if rule.rule == matched
+        for method in rule.methods or ()
+    }
+    return sorted(methods)
 
 
 async def _check_json_body() -> Response | None:
@@ -117,11 +136,11 @@ async def _check_json_body() -> Response | None:
     expects_form = schema is not None and schema[1] != DataSource.JSON
     mimetype = request.mimetype or ""
     body = await request.get_data(as_text=False)
-    if expects_form:
-        if body and mimetype not in FORM_TYPES and mimetype != "application/json":
+    is_json = mimetype == "application/json" or mimetype.endswith("+json")
+    if expects_form and not is_json:  # a JSON body to a form route is checked as JSON below
+        if body and mimetype not in FORM_TYPES:
             return error_response(415, "Unsupported media type.")
         return None
-    is_json = mimetype == "application/json" or mimetype.endswith("+json")
     if not body:
         return error_response(400, JSON_REQUIRED) if schema is not None else None
     if not mimetype:

@@ -13,6 +13,7 @@ from quart_template.db import ping
 from quart_template.errors import error_response
 from quart_template.metrics.exposition import scrape
 from quart_template.migrations import RUN_MIGRATE, schema_problem
+from quart_template.openapi import no_database, plain_answer
 from quart_template.runtime import Runtime, runtime
 from quart_template.web import bearer_credential, reply
 
@@ -25,6 +26,8 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @blueprint.get("/")
+@no_database
+@plain_answer(media_type="text/plain", description=WELCOME)
 async def index() -> Response:
     """The greeting, as plain text."""
     return Response(WELCOME, content_type="text/plain; charset=utf-8")

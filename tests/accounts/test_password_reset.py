@@ -138,6 +138,7 @@ async def test_tampered_swapped_and_foreign_purpose_tokens_are_refused(
     bob = await create_person(rt, email="bob@example.com")
     token, uidb64 = await reset_link(client, rt)
     await client.post("/signup", json={
+        "first_name": "New", "last_name": "Comer",
         "email": "new@example.com", "password": "a long enough passphrase",
     })  # fmt: skip
     verify_token, verify_uid = link_path(

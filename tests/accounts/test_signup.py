@@ -111,6 +111,12 @@ async def test_signup_validates_sizes_and_email(client: Client, rt: Runtime) -> 
         {**SIGNUP, "login_method": "github"},
         {k: v for k, v in SIGNUP.items() if k != "password"},
         {k: v for k, v in SIGNUP.items() if k != "email"},
+        # Contract section 8: both names are required.
+        {k: v for k, v in SIGNUP.items() if k != "first_name"},
+        {k: v for k, v in SIGNUP.items() if k != "last_name"},
+        {**SIGNUP, "last_name": None},
+        # Strict types, as /openapi.json says: a number is no name.
+        {**SIGNUP, "first_name": 12},
         {**SIGNUP, "password": 12345678},
     ]
     for body in bad_bodies:

@@ -85,6 +85,15 @@ async def test_malformed_requests_are_400_and_anonymous_401(
             response = await client.post("/pusher/auth", form=form, headers=me.headers)
             assert response.status_code == 400, form
             assert (await response.get_json())["success"] is False
+        # A JSON body is checked as JSON: not UTF-8 or not an object is a 400, not a 500.
+        for raw in (b"\xa0\xff)\x8f", b"[1]", b"{"):
+            response = await client.post(
+                "/pusher/auth",
+                data=raw,
+                headers={**me.headers, "Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, raw
+            assert (await response.get_json())["success"] is False
         anonymous = await client.post(
             "/pusher/auth", form={"socket_id": SOCKET, "channel_name": channel}
         )

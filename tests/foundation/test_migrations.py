@@ -114,7 +114,12 @@ def test_an_empty_sqlite_database_is_migrated_when_the_app_starts(
             client = served.test_client()
             signup = await client.post(
                 "/signup",
-                json={"email": "fresh@example.com", "password": "a long passphrase 1"},
+                json={
+                    "first_name": "Fresh",
+                    "last_name": "Start",
+                    "email": "fresh@example.com",
+                    "password": "a long passphrase 1",
+                },
             )
             return signup.status_code
 

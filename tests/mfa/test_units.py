@@ -155,13 +155,25 @@ class _Body(BaseModel):
 
 
 @pytest.mark.parametrize(
-    ("given", "read"), [("012345", "012345"), (12345, "012345"), (999999, "999999"), (0, "000000")]
+    ("given", "read"),
+    [
+        ("012345", "012345"),
+        (12345, "012345"),
+        (999999, "999999"),
+        (0, "000000"),
+        # An integral JSON number is an integer to JSON Schema, so to /openapi.json (fuzzed).
+        (123456.0, "123456"),
+        (1.0, "000001"),
+        (" 654321\n", "654321"),
+    ],
 )
 def test_otp_in_bodies(given: object, read: str) -> None:
     assert _Body(otp=given).otp == read  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("given", ["12345", "1234567", "12 456", 1_000_000, -5, True, 1.0, None])
+@pytest.mark.parametrize(
+    "given", ["12345", "1234567", "12 456", 1_000_000, -5, True, 1.5, 1e6, None, "\u2003123456"]
+)
 def test_otp_in_bodies_refused(given: object) -> None:
     with pytest.raises(ValueError):
         _Body(otp=given)  # type: ignore[arg-type]

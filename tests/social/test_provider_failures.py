@@ -16,6 +16,7 @@ from quart_template.app import create_app
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
 from tests.fakes.providers import FakeProviders
+from tests.support.factories import signed_in
 from tests.support.social import sign_in_body
 
 SHORT_TIMEOUT = 0.3
@@ -80,28 +81,36 @@ async def test_unreachable_provider_is_502(
     assert response.status_code == 502
 
 
-@pytest.mark.parametrize("provider", ["github", "google", "linkedin", "facebook"])
-async def test_unconfigured_provider_is_a_clear_502(
-    make_settings: Callable[..., Settings], providers: FakeProviders, provider: str
+# Each credential a provider needs; without any one of them it cannot vouch for anybody.
+CREDENTIALS = {
+    "github": ["github_client_id", "github_oauth_client_secret"],
+    "google": ["google_client_id"],
+    "linkedin": ["linkedin_client_id", "linkedin_oauth_client_secret"],
+    "facebook": ["facebook_client_id", "facebook_client_secret"],
+}
+TITLES = {"github": "GitHub", "google": "Google", "linkedin": "LinkedIn", "facebook": "Facebook"}
+UNCONFIGURED = [(provider, field) for provider, fields in CREDENTIALS.items() for field in fields]
+
+
+@pytest.mark.parametrize(("provider", "missing"), UNCONFIGURED)
+@pytest.mark.parametrize("signed_in_as", [None, "linking"])
+async def test_an_unconfigured_provider_is_a_clear_501(
+    make_settings: Callable[..., Settings],
+    providers: FakeProviders,
+    provider: str,
+    missing: str,
+    signed_in_as: str | None,
 ) -> None:
-    overrides = providers.settings_overrides()
-    client_field = {
-        "github": "github_client_id",
-        "google": "google_client_id",
-        "linkedin": "linkedin_client_id",
-        "facebook": "facebook_client_id",
-    }
-    overrides[client_field[provider]] = None
+    """Signing in and linking (signed in) both call the provider: both say it is not offered."""
+    overrides = {**providers.settings_overrides(), missing: None}
     async with create_app(make_settings(**overrides)).test_app() as app:
+        headers = {}
+        if signed_in_as:
+            headers = (await signed_in(app.app.extensions["runtime"])).headers
         url, body = f"/social/{provider}", sign_in_body(providers, provider, "a@example.com", "1")
-        response = await app.test_client().post(url, json=body)
+        response = await app.test_client().post(url, json=body, headers=headers)
     assert response.status_code == 501
-    titles = {
-        "github": "GitHub",
-        "google": "Google",
-        "linkedin": "LinkedIn",
-        "facebook": "Facebook",
+    assert await response.get_json() == {
+        "success": False,
+        "message": f"{TITLES[provider]} sign-in is not configured.",
     }
-    assert (await response.get_json())[
-        "message"
-    ] == f"{titles[provider]} sign-in is not configured."

@@ -1,27 +1,19 @@
 """Every answer a route of the app gives during the test suite is checked against what the route
 documents in /openapi.json: a success against its response model (which refuses undeclared
-fields), an error against the one error shape. So the document cannot drift from the code."""
+fields), an error against the one error shape and the statuses its route documents (a 500 is
+never one). So the document cannot drift from the code."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from quart import Quart, Response, request
 from quart_schema.openapi import QUART_SCHEMA_HIDDEN_ATTRIBUTE
 from quart_schema.validation import QUART_SCHEMA_RESPONSE_ATTRIBUTE
 
-
-class ErrorBody(BaseModel):
-    """`{"success": false, "message": ..., "errors"?: [...], "reauth_required"?: true}`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    success: bool
-    message: str
-    errors: list[dict[str, Any]] | None = None
-    # A factor change refused because the session's proof is too old (step-up).
-    reauth_required: bool | None = None
+from quart_template.openapi import error_statuses
+from quart_template.schema import ErrorResponse
 
 
 def documented_models(view: Any) -> dict[int, type[BaseModel]]:
@@ -30,12 +22,14 @@ def documented_models(view: Any) -> dict[int, type[BaseModel]]:
     return {status: model for status, (model, _headers) in schemas.items()}
 
 
-def problem_with(view: Any, status: int, body: Any) -> str | None:
+def problem_with(view: Any, method: str, status: int, body: Any) -> str | None:
     """Why `body` (sent with `status`) does not match the view's documents, or None."""
     if status >= 400:
-        model: type[BaseModel] | None = ErrorBody
+        model: type[BaseModel] | None = ErrorResponse
         if isinstance(body, dict) and body.get("success") is not False:
             return f"an error ({status}) without success: false"
+        if status not in error_statuses(view, {method}):  # a 500 is never documented
+            return f"error status {status} is not documented"
     else:
         model = documented_models(view).get(status)
         if model is None:
@@ -64,7 +58,9 @@ def install_response_check(app: Quart, problems: list[str]) -> None:
             return response
         if response.mimetype != "application/json" or request.method == "OPTIONS":
             return response
-        problem = problem_with(view, response.status_code, await response.get_json())
+        problem = problem_with(
+            view, request.method, response.status_code, await response.get_json()
+        )
         if problem is not None:
             problems.append(f"{request.method} {request.path}: {problem}")
         return response

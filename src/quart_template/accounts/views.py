@@ -13,6 +13,7 @@ from quart_template.accounts.schemas import (
     SignupRequest,
     UpdatePasswordRequest,
 )
+from quart_template.openapi import answers
 from quart_template.runtime import runtime
 from quart_template.sessions.auth import current_caller, login_required
 from quart_template.sessions.service import end_session
@@ -105,6 +106,7 @@ async def reset_password(token: str, uidb64: str, data: ResetPasswordRequest) ->
 @blueprint.post("/update_password")
 @rate_limited("update_password")
 @login_required
+@answers(403)
 @validate_request(UpdatePasswordRequest)
 @document_response(Message)
 async def update_password(data: UpdatePasswordRequest) -> Response:

@@ -16,6 +16,7 @@ from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 
 from quart_template.errors import Forbidden, NotFound
 from quart_template.events.pusher import private_channel
+from quart_template.openapi import answers
 from quart_template.runtime import runtime
 from quart_template.schema import ResponseModel
 from quart_template.security.service import record_alone
@@ -70,6 +71,7 @@ def form_or_json(model: type[BaseModel]) -> Callable[..., Any]:
 
 @blueprint.post("/pusher/auth")
 @login_required
+@answers(403, 404)
 @form_or_json(PusherAuthRequest)
 @document_response(PusherAuthResponse)
 async def pusher_auth(data: PusherAuthRequest) -> Response:

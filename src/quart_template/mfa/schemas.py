@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from quart_template.schema import RequestModel, ResponseModel
+from quart_template.schema import RequestModel, ResponseModel, present
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
+_BLANKS = " \t\r\n"  # JSON's whitespace: what may surround the digits
 
 
 def _otp(value: Any) -> str:
@@ -17,23 +18,52 @@ def _otp(value: Any) -> str:
     123456)."""
     if isinstance(value, bool):
         raise ValueError("the OTP must be 6 digits")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 123456.0 is an integer to JSON Schema, so to /openapi.json
     if isinstance(value, int):
         if not 0 <= value <= 999_999:
             raise ValueError("the OTP must be 6 digits")
         return f"{value:06d}"
     if isinstance(value, str):
-        code = value.strip()
+        code = value.strip(_BLANKS)
         if _SIX_DIGITS.fullmatch(code):
             return code
     raise ValueError("the OTP must be 6 digits")
 
 
-OtpCode = Annotated[str, BeforeValidator(_otp)]
+OtpCode = Annotated[
+    str,
+    BeforeValidator(_otp),
+    WithJsonSchema(
+        {
+            "description": "the 6-digit code: a string, or a number (zero-padded)",
+            "anyOf": [
+                {"type": "string", "pattern": "^[ \t\r\n]*[0-9]{6}[ \t\r\n]*$"},
+                {"type": "integer", "minimum": 0, "maximum": 999_999},
+            ],
+        }
+    ),
+]
 Password = Annotated[str, Field(max_length=1024)]
 
 
+def _social() -> dict[str, Any]:
+    return {"properties": {"login_type": {"const": "social"}}}
+
+
+def _switch(on: bool) -> dict[str, Any]:
+    return {"properties": {"mfa_enabled": {"const": on}}}
+
+
 class QrCodeRequest(RequestModel):
-    """`signup` people prove the password; `social` people (who have none) need not."""
+    """`signup` people prove the password (400 without it, the service's rule, said here too);
+    `social` people (who have none) need not."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [present("password"), {"required": ["login_type"], **_social()}]
+        }
+    )
 
     password: Password | None = None
     login_type: Literal["signup", "social"] = "signup"
@@ -63,6 +93,15 @@ class OtpVerifiedResponse(ResponseModel):
 
 class SetupMfaRequest(RequestModel):
     """Enabling needs `otp`; disabling needs `otp` or `password`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {**_switch(True), "allOf": [present("otp")]},
+                {**_switch(False), "anyOf": [present("otp"), present("password")]},
+            ]
+        }
+    )
 
     mfa_enabled: bool
     otp: OtpCode | None = None

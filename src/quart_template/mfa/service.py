@@ -74,7 +74,7 @@ async def start_enrolment(
     if person.mfa_enabled:
         raise Conflict(ALREADY_ENABLED)
     if login_type == "signup":
-        if not password:
+        if password is None:  # "" is a wrong password (403), as /openapi.json says
             raise BadRequest("Password is required.")
         await check_password(rt, person=person, password=password, client=client)
     async with rt.db() as db, db.begin():

@@ -15,6 +15,7 @@ from quart_template.mfa.schemas import (
     SetupMfaRequest,
     VerifyOtpRequest,
 )
+from quart_template.openapi import answers
 from quart_template.runtime import runtime
 from quart_template.schema import Message
 from quart_template.sessions.auth import current_caller, login_required, recent_auth_required
@@ -31,6 +32,7 @@ DISABLED = "MFA disabled successfully"
 @blueprint.post("/qrcode")
 @rate_limited("reauth")
 @login_required
+@answers(403, 404, 409)  # 404: the person is gone (lock_person)
 @validate_request(QrCodeRequest)
 @document_response(QrCodeResponse)
 async def qrcode(data: QrCodeRequest) -> Response:
@@ -57,6 +59,7 @@ async def qrcode(data: QrCodeRequest) -> Response:
 @blueprint.post("/verify_otp")
 @rate_limited("mfa")
 @recent_auth_required
+@answers(404, 409)  # 404: the person is gone (lock_person)
 @validate_request(VerifyOtpRequest)
 @document_response(OtpVerifiedResponse)
 async def verify_otp(data: VerifyOtpRequest) -> Response:
@@ -72,6 +75,7 @@ async def verify_otp(data: VerifyOtpRequest) -> Response:
 @blueprint.post("/setup_mfa")
 @rate_limited("mfa")
 @login_required
+@answers(403, 404, 409)
 @validate_request(SetupMfaRequest)
 @document_response(Message)
 async def setup_mfa(data: SetupMfaRequest) -> Response:

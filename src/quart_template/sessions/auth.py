@@ -85,6 +85,7 @@ def recent_auth_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitab
         return await view(*args, **kwargs)
 
     _mark(wrapper, "required")
+    wrapper.needs_recent_proof = True  # type: ignore[attr-defined]  # 403 in /openapi.json
     return wrapper
 
 

@@ -10,6 +10,7 @@ from quart import Blueprint, Response
 from quart_schema import document_response
 
 from quart_template.errors import NotFound
+from quart_template.openapi import answers, plain_answer
 from quart_template.runtime import runtime
 from quart_template.schema import Message, ResponseModel
 from quart_template.sessions.auth import current_caller, login_required
@@ -20,6 +21,7 @@ from quart_template.web import NO_STORE, client_info, reply
 
 blueprint = Blueprint("sessions", __name__)
 
+CHECK_HEADERS = ("X-User-Id", "X-User-Email", "X-User-Verified", "X-User-MFA", "X-Session-Id")
 UNKNOWN_SESSION = "Session not found."
 REVOKED = "Session revoked."
 
@@ -42,6 +44,9 @@ async def me() -> Response:
 
 @blueprint.get("/auth/check")
 @login_required
+@plain_answer(
+    media_type=None, description="Signed in: who it is, in headers.", headers=CHECK_HEADERS
+)
 async def auth_check() -> Response:
     """Forward auth for reverse proxies (nginx `auth_request`, Traefik `forwardAuth`, Caddy
     `forward_auth`): 200 with an empty body and `X-User-Id`, `X-User-Email`,
@@ -104,6 +109,7 @@ async def list_sessions() -> Response:
 
 @blueprint.delete("/sessions/<session_id>")
 @login_required
+@answers(404)
 @document_response(Message)
 async def revoke(session_id: str) -> Response:
     """Sign out one of the caller's sessions (any of them, the current one included)."""

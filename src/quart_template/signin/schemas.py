@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from quart_template.accounts.schemas import Password
 from quart_template.mfa.schemas import OtpCode
-from quart_template.schema import RequestModel
+from quart_template.schema import RequestModel, exactly_one_of
 
 Email = Annotated[str, Field(min_length=1, max_length=320)]
 MfaToken = Annotated[str, Field(min_length=1, max_length=512)]
@@ -41,6 +41,8 @@ class RecoveryLoginRequest(SecondFactorRequest):
 
 class ReauthenticateRequest(RequestModel):
     """Exactly one credential: the password, a TOTP code or a recovery code (MFA people)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("password", "otp", "recovery_code"))
 
     password: Password | None = None
     otp: OtpCode | None = None

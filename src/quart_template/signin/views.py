@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_request
 
+from quart_template.openapi import answers
 from quart_template.runtime import runtime
 from quart_template.schema import Message
 from quart_template.sessions.auth import current_caller, login_required
@@ -30,6 +31,7 @@ REAUTHENTICATED = "Re-authenticated: you may change your sign-in settings now."
 
 @blueprint.post("/login")
 @rate_limited("login")
+@answers(401)
 @validate_request(LoginRequest)
 @document_response(SignInResponse)
 async def login(data: LoginRequest) -> Response:
@@ -46,6 +48,7 @@ def _attempt(data: SecondFactorRequest) -> second_factor.Attempt:
 
 @blueprint.post("/login_mfa")
 @rate_limited("mfa")
+@answers(401)
 @validate_request(LoginMfaRequest)
 @document_response(SignInResponse)
 async def login_mfa(data: LoginMfaRequest) -> Response:
@@ -56,6 +59,7 @@ async def login_mfa(data: LoginMfaRequest) -> Response:
 
 @blueprint.post("/verify_recovery_code")
 @rate_limited("recovery")
+@answers(401)
 @validate_request(RecoveryLoginRequest)
 @document_response(SignInResponse)
 async def verify_recovery_code(data: RecoveryLoginRequest) -> Response:
@@ -69,6 +73,7 @@ async def verify_recovery_code(data: RecoveryLoginRequest) -> Response:
 @blueprint.post("/reauthenticate")
 @rate_limited("reauth")
 @login_required
+@answers(403)
 @validate_request(ReauthenticateRequest)
 @document_response(Message)
 async def reauthenticate_caller(data: ReauthenticateRequest) -> Response:

@@ -46,7 +46,7 @@ class FacebookSignIn(RequestModel):
     picture: dict[str, Any] | str | None = None
 
 
-class Profile(ResponseModel):
+class ProviderProfile(ResponseModel):
     access_token: str | None
     email: str | None
     entity_id: str
@@ -60,7 +60,7 @@ class Profile(ResponseModel):
 
 
 class LoginMethodOut(ResponseModel):
-    profile: Profile
+    profile: ProviderProfile
     provider: str
 
 

@@ -9,6 +9,7 @@ from quart import Blueprint, Response, request
 from quart_schema import document_response, validate_request
 
 from quart_template.errors import Unauthorized
+from quart_template.openapi import answers
 from quart_template.runtime import runtime
 from quart_template.schema import Message
 from quart_template.sessions.auth import (
@@ -31,6 +32,9 @@ blueprint = Blueprint("social", __name__)
 
 DELETED = "Login method is deleted"
 SCOPE = "social"
+# No email (400), refused (401), disabled (403), linked elsewhere (409), not configured (501),
+# the provider failing (502) or slow (504).
+PROVIDER_ANSWERS = (400, 401, 403, 409, 501, 502, 504)
 
 
 async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -> Response:
@@ -57,6 +61,7 @@ async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -
 @blueprint.post("/social/github")
 @rate_limited(SCOPE)
 @login_optional
+@answers(*PROVIDER_ANSWERS)
 @validate_request(CodeSignIn)
 @document_response(SignInResponse)
 async def sign_in_github(data: CodeSignIn) -> Response:
@@ -67,6 +72,7 @@ async def sign_in_github(data: CodeSignIn) -> Response:
 @blueprint.post("/social/google")
 @rate_limited(SCOPE)
 @login_optional
+@answers(*PROVIDER_ANSWERS)
 @validate_request(GoogleSignIn)
 @document_response(SignInResponse)
 async def sign_in_google(data: GoogleSignIn) -> Response:
@@ -77,6 +83,7 @@ async def sign_in_google(data: GoogleSignIn) -> Response:
 @blueprint.post("/social/linkedin")
 @rate_limited(SCOPE)
 @login_optional
+@answers(*PROVIDER_ANSWERS)
 @validate_request(CodeSignIn)
 @document_response(SignInResponse)
 async def sign_in_linkedin(data: CodeSignIn) -> Response:
@@ -87,6 +94,7 @@ async def sign_in_linkedin(data: CodeSignIn) -> Response:
 @blueprint.post("/social/facebook")
 @rate_limited(SCOPE)
 @login_optional
+@answers(*PROVIDER_ANSWERS)
 @validate_request(FacebookSignIn)
 @document_response(SignInResponse)
 async def sign_in_facebook(data: FacebookSignIn) -> Response:
@@ -106,6 +114,7 @@ async def list_login_methods() -> Response:
 @blueprint.delete("/social/<uuid>")
 @rate_limited(methods.UNLINK_SCOPE)
 @recent_auth_required
+@answers(409)
 @document_response(Message)
 async def delete_login_method(uuid: str) -> Response:
     """Unlink one of the caller's login methods (never the last way to sign in); needs a
