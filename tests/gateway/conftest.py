@@ -7,7 +7,6 @@ Without nginx the tests skip, unless REQUIRE_NGINX=1 (CI sets it): then they fai
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
@@ -18,11 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from quart_template.db import make_engine
-from quart_template.models import Base
 from tests.gateway.processes import AppServer, Nginx, find_nginx, render_site
 from tests.gateway.upstream import EchoUpstream
-from tests.support.backends import TEST_DATABASE_URL, empty_tables
+from tests.support.backends import database_for_processes
 from tests.support.network import free_port
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -81,21 +78,8 @@ def nginx_binary() -> str:
 
 @pytest.fixture(scope="module")
 def gateway_database(tmp_path_factory: pytest.TempPathFactory, _mysql_schema: None) -> str:
-    """One database for both instances: the test MariaDB (emptied) or a new SQLite file whose
-    schema exists before either instance starts (they would both try to create it)."""
-    if TEST_DATABASE_URL:
-        asyncio.run(empty_tables(TEST_DATABASE_URL))
-        return TEST_DATABASE_URL
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('gateway-db') / 'app.db'}"
-
-    async def create() -> None:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-
-    asyncio.run(create())
-    return url
+    """One database for both instances."""
+    return database_for_processes(tmp_path_factory.mktemp("gateway-db"))
 
 
 def app_env(workdir: Path, database_url: str) -> dict[str, str]:

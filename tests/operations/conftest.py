@@ -3,7 +3,6 @@ RabbitMQ exchange, as a deployment runs them behind a load balancer."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,11 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from quart_template.db import make_engine
-from quart_template.models import Base
 from tests.events.conftest import consumer, exchange_name  # noqa: F401 - fixtures used here
 from tests.gateway.conftest import REDIS_URL, app_env
 from tests.gateway.processes import AppServer
-from tests.support.backends import TEST_DATABASE_URL, empty_tables
+from tests.support.backends import database_for_processes
 
 # The load comes from one address: only the per-account limits are under test here.
 GENEROUS = {
@@ -29,20 +27,8 @@ StartPair = Callable[..., tuple[AppServer, AppServer]]
 
 @pytest.fixture
 def shared_database(tmp_path: Path, _mysql_schema: None) -> str:
-    """The test MariaDB (emptied), or a SQLite file whose schema exists before either starts."""
-    if TEST_DATABASE_URL:
-        asyncio.run(empty_tables(TEST_DATABASE_URL))
-        return TEST_DATABASE_URL
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-
-    async def create() -> None:
-        engine = make_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-
-    asyncio.run(create())
-    return url
+    """One database for both instances."""
+    return database_for_processes(tmp_path)
 
 
 @pytest.fixture

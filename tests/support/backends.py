@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, inspect, text
@@ -106,3 +107,21 @@ async def empty_tables(url: str) -> None:
         if conn.dialect.name == "mysql":
             await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
     await engine.dispose()
+
+
+def database_for_processes(folder: Path) -> str:
+    """One database for several server processes: the test MariaDB (emptied), or a new SQLite
+    file in `folder` whose schema exists before any of them starts (each would try to make it)."""
+    if TEST_DATABASE_URL:
+        asyncio.run(empty_tables(TEST_DATABASE_URL))
+        return TEST_DATABASE_URL
+    url = f"sqlite+aiosqlite:///{folder / 'app.db'}"
+
+    async def create() -> None:
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+
+    asyncio.run(create())
+    return url
