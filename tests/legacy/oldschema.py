@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from quart_template.legacy import source
+from quart_template.legacy import schema
 
 VERSIONED = """
     entity_id varchar(32) NOT NULL,
@@ -56,7 +56,7 @@ class OldDatabase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.clock = datetime(2023, 3, 1, 9, 0, 0)
-        self.tables = {t.name: t for t in source.TABLES}
+        self.tables = {t.name: t for t in schema.TABLES}
 
     def tick(self) -> datetime:
         self.clock += timedelta(minutes=1)
@@ -73,7 +73,7 @@ class OldDatabase:
                 .mappings()
                 .first()
             )
-            row = dict(last) if last else {"previous_version": source.FIRST_VERSION}
+            row = dict(last) if last else {"previous_version": schema.FIRST_VERSION}
             if last:
                 row["previous_version"] = last["version"]
                 await conn.execute(update(t).where(t.c.entity_id == entity_id).values(latest=0))

@@ -9,7 +9,8 @@ from typing import Any
 from quart_template.accounts.models import normalise_email
 from quart_template.accounts.passwords import LEGACY_PREFIXES
 from quart_template.legacy.report import Report
-from quart_template.legacy.source import SOCIAL_PROVIDERS, Entity, Row
+from quart_template.legacy.schema import SOCIAL_PROVIDERS
+from quart_template.legacy.source import Entity, Row
 from quart_template.legacy.target import Target
 from quart_template.legacy.versions import Mapped, deactivate, to_rows
 

@@ -11,7 +11,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quart_template.accounts.models import LoginMethod, Person, normalise_email
-from quart_template.legacy.source import SOCIAL_PROVIDERS, Batch
+from quart_template.legacy.schema import SOCIAL_PROVIDERS
+from quart_template.legacy.source import Batch
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 
 TARGET_TABLES: dict[str, Table] = {
