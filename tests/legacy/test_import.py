@@ -170,6 +170,7 @@ async def test_rows_that_cannot_come_are_listed_with_their_reason(
     assert reasons == {
         ("recovery_code", world.ids["bad_code"]): "not a recovery code (32 hex characters)",
         ("login_method", world.ids["orphan_method"]): "its person is not in the old database",
+        ("login_method", world.ids["ownerless_method"]): "its person is not in the old database",
     }
     for (table, entity_id), reason in reasons.items():
         assert f"{table} {entity_id}: {reason}" in output

@@ -107,6 +107,7 @@ async def _social(old: OldDatabase, world: World) -> None:
     world.ids["orphan_method"] = await old.save(
         "login_method", name="github", person_id=uuid.uuid4().hex, sub="999"
     )
+    world.ids["ownerless_method"] = await old.save("login_method", name="signup", person_id=None)
 
 
 async def _duplicates(old: OldDatabase, world: World) -> None:

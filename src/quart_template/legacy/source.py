@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -162,13 +162,17 @@ async def orphans(conn: AsyncConnection) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     people = select(person.c.entity_id)
     for table in (login_method, otp_method):
-        query = select(table.c.entity_id).where(table.c.person_id.not_in(people)).distinct()
+        owner = table.c.person_id
+        query = select(table.c.entity_id).where(or_(owner.is_(None), owner.not_in(people)))
+        query = query.distinct()
         for entity_id in (await conn.execute(query)).scalars():
             found.append((table.name, entity_id, "its person is not in the old database"))
     otps = select(otp_method.c.entity_id).where(otp_method.c.person_id.in_(people))
     query = (
         select(recovery_code.c.entity_id)
-        .where(recovery_code.c.otp_method_id.not_in(otps))
+        .where(
+            or_(recovery_code.c.otp_method_id.is_(None), recovery_code.c.otp_method_id.not_in(otps))
+        )
         .distinct()
     )
     for entity_id in (await conn.execute(query)).scalars():
