@@ -11,7 +11,8 @@ from datetime import datetime
 from quart_template.accounts.models import normalise_email
 from quart_template.legacy.source import Row
 
-DUPLICATE_RULE = "the most recently changed verified person keeps it (else the most recent)"
+VERIFIED_WINS = "the most recently changed verified person with it"
+LATEST_WINS = "the most recently changed person with it (none is verified)"
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,10 @@ def duplicate_people(people: list[Row]) -> dict[str, str]:
         if len(rows) < 2:
             continue
         winner = max(rows, key=lambda r: (bool(r["verified"]), *_recency(r)))
+        why = VERIFIED_WINS if winner["verified"] else LATEST_WINS
         for row in rows:
             if row is not winner:
-                losers[row["entity_id"]] = (
-                    f"email {email} is also {winner['entity_id']}'s, which stays active "
-                    f"({DUPLICATE_RULE})"
-                )
+                losers[row["entity_id"]] = f"email {email} stays with {winner['entity_id']}, {why}"
     return losers
 
 
