@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import pytest
 
 from quart_template.legacy.mfa import readable_secret
 from quart_template.legacy.plan import duplicate_people
+from quart_template.legacy.progress import Progress
 from quart_template.legacy.schema import FIRST_VERSION
 from quart_template.legacy.source import async_url, ordered
 
@@ -68,3 +70,19 @@ def test_of_duplicate_emails_the_latest_verified_person_wins() -> None:
 )
 def test_an_otp_secret_must_be_base32(secret: str | None, kept: str | None) -> None:
     assert readable_secret(secret) == kept
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_line_and_a_log_gets_none() -> None:
+    terminal, log = _Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        progress = Progress(4, stream=stream)
+        progress.advance(2)
+        progress.advance(2)
+        progress.finish()
+    assert terminal.getvalue().endswith("4/4 people\n") and "\r" in terminal.getvalue()
+    assert log.getvalue() == ""
