@@ -62,6 +62,8 @@ async def test_current_rows_keep_their_ids_and_history_goes_to_the_audit_tables(
             )
         ).scalar_one()
         outbox = (await conn.execute(select(func.count()).select_from(OutboxMessage))).scalar_one()
+        rows = (await conn.execute(select(Person.entity_id, Person.verified))).all()
+        verified = {entity_id: flag for entity_id, flag in rows}
     await engine.dispose()
     assert (ada.first_name, ada.last_name, ada.email_key) == ("Ada", "Lovelace", "ada@example.com")
     assert ada.version == 3 and ada.previous_version == 2 and ada.verified
@@ -71,6 +73,7 @@ async def test_current_rows_keep_their_ids_and_history_goes_to_the_audit_tables(
         (2, "Ada", "User"),
     ]
     assert all(h.password_hash == "<redacted>" for h in history)
+    assert verified[world.ids["una"]] is False and verified[world.ids["sam"]] is True
     assert tokens == 0  # old provider tokens are not carried over
     assert outbox == 0  # no events, no emails
     assert "Old access tokens" in output and "everyone signs in again" in output
