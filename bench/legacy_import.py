@@ -4,12 +4,13 @@ Generates a Flask Template SQLite database (its MySQL DDL, as tests/legacy build
 person with two versions and a signup method, one in five with a GitHub method, one in twenty
 with MFA on and ten recovery codes, one in a hundred deleted. Password hashes are one real
 werkzeug hash for all (the import copies hashes, it never computes one). Then, with the real
-command line on a migrated SQLite file: the import, and a second run (which finds everything
-there and writes nothing).
+command line on a migrated SQLite file (or `--database-url`, an empty database that `migrate`
+brings to the schema): the import, and a second run (which finds everything there and writes
+nothing).
 
 Target: the import in under 2 minutes on this machine.
 
-    .venv/bin/python bench/legacy_import.py [--people 100000]
+    .venv/bin/python bench/legacy_import.py [--people 100000] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ def run(cli: list[str], env: dict[str, str]) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="import into this (empty, e.g. MariaDB) database instead of a new SQLite file",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
@@ -118,7 +124,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "MYSQL_"))}
         env.update(
             APP_ENV="development",
-            DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'quart.db'}",
+            DATABASE_URL=args.database_url or f"sqlite+aiosqlite:///{workdir / 'quart.db'}",
             AMQP_URL="",
             LOG_LEVEL="WARNING",
         )
