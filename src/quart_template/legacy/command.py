@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -66,6 +67,18 @@ async def _plan(old: AsyncEngine) -> tuple[Plan, int]:
     return make_plan(people, methods), total
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every batch of one run shares."""
+
+    old: AsyncEngine
+    engine: AsyncEngine
+    settings: Settings
+    plan: Plan
+    dry_run: bool
+    destinations: tuple[str, ...]
+
+
 async def _import(
     old: AsyncEngine,
     engine: AsyncEngine,
@@ -75,8 +88,10 @@ async def _import(
     destinations: tuple[str, ...],
     batch_size: int,
 ) -> Report:
-    report = Report(dry_run=dry_run)
+    """Every batch in person-id order, then the rows no batch reached."""
     plan, total = await _plan(old)
+    run = _Run(old, engine, settings, plan, dry_run, destinations)
+    report = Report(dry_run=dry_run)
     progress = Progress(total, stream=sys.stderr)
     after = ""
     while True:
@@ -85,17 +100,7 @@ async def _import(
             if not ids:
                 break
             batch = await source.read_batch(conn, ids)
-        done = Report(dry_run=dry_run)
-        if dry_run:
-            async with reader(engine).connect() as target_conn:
-                target = await read_target(target_conn, batch)
-                map_batch(batch, plan=plan, target=target, settings=settings, report=done)
-        else:
-            async with engine.begin() as target_conn:
-                target = await read_target(target_conn, batch)
-                mapped = map_batch(batch, plan=plan, target=target, settings=settings, report=done)
-                await write_batch(target_conn, mapped, destinations=destinations)
-        report.merge(done)  # only once the batch committed
+        report.merge(await _one_batch(run, batch))  # only once the batch committed
         after = ids[-1]
         progress.advance(len(ids))
     progress.finish()
@@ -103,3 +108,18 @@ async def _import(
         for table, entity_id, reason in await source.orphans(conn):
             report.skip(table, entity_id, reason)
     return report
+
+
+async def _one_batch(run: _Run, batch: source.Batch) -> Report:
+    """Map and write one batch in one transaction (dry: map only, on a read-only connection)."""
+    done = Report(dry_run=run.dry_run)
+    if run.dry_run:
+        async with reader(run.engine).connect() as conn:
+            target = await read_target(conn, batch)
+            map_batch(batch, plan=run.plan, target=target, settings=run.settings, report=done)
+        return done
+    async with run.engine.begin() as conn:
+        target = await read_target(conn, batch)
+        mapped = map_batch(batch, plan=run.plan, target=target, settings=run.settings, report=done)
+        await write_batch(conn, mapped, destinations=run.destinations)
+    return done

@@ -18,6 +18,7 @@ class Progress:
         self._drawn = 0.0
 
     def advance(self, count: int) -> None:
+        """`count` more people done; redraw when a terminal shows it."""
         self.done += count
         now = time.monotonic()
         if self.live and (now - self._drawn > 0.2 or self.done >= self.total):
@@ -28,6 +29,7 @@ class Progress:
             self.stream.flush()
 
     def finish(self) -> None:
+        """End the progress line, so the report starts on a line of its own."""
         if self.live:
             self.stream.write("\n")
             self.stream.flush()

@@ -37,9 +37,11 @@ class Report:
     seconds: float = 0.0
 
     def skip(self, table: str, entity_id: str, reason: str) -> None:
+        """A row left out: listed in the report with why."""
         self.skipped.append(Note(table, entity_id, reason))
 
     def decide(self, table: str, entity_id: str, reason: str) -> None:
+        """A row imported with a decision the operator should know of."""
         self.decisions.append(Note(table, entity_id, reason))
 
     def merge(self, other: Report) -> None:
