@@ -1,4 +1,4 @@
-"""`quart-template serve | migrate | relay | housekeeping`."""
+"""`quart-template serve | migrate | relay | housekeeping | import-legacy`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     housekeeping.add_argument(
         "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
     )
+    legacy = commands.add_parser(
+        "import-legacy", help="import a Flask Template database (people, logins, MFA)"
+    )
+    legacy.add_argument(
+        "--from",
+        dest="from_url",
+        required=True,
+        metavar="URL",
+        help="SQLAlchemy URL of the old database, e.g. mysql://user:pass@host/flask_template",
+    )
+    legacy.add_argument(
+        "--dry-run", action="store_true", help="read everything and report; write nothing"
+    )
+    legacy.add_argument(
+        "--emit-events",
+        action="store_true",
+        help="record a create event per imported row (default: none; never any email)",
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -66,10 +84,29 @@ def main(argv: list[str] | None = None) -> int:
             from quart_template.housekeeping.command import run_housekeeping
 
             return asyncio.run(run_housekeeping(settings, dry_run=args.dry_run))
+        if args.command == "import-legacy":
+            return import_legacy(settings, args.from_url, args.dry_run, args.emit_events)
     except ConfigError as exc:
         print(f"quart-template: configuration error: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def import_legacy(settings: Settings, from_url: str, dry_run: bool, emit_events: bool) -> int:
+    """Run the import; 0 when it ran to the end (rows it skipped are in the report), 1 when
+    the old database could not be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from quart_template.legacy.command import run_import
+
+    try:
+        asyncio.run(
+            run_import(settings, from_url=from_url, dry_run=dry_run, emit_events=emit_events)
+        )
+    except (SQLAlchemyError, ValueError, OSError) as exc:
+        print(f"quart-template import-legacy: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def describe_database(settings: Settings) -> str:

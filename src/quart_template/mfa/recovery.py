@@ -37,7 +37,8 @@ class CodeListing:
     count: int
 
 
-def _context(entity_id: str) -> str:
+def copy_context(entity_id: str) -> str:
+    """Bound into a code's encrypted copy: a copy moved to another row does not open."""
     return f"recovery_code:{entity_id}"
 
 
@@ -56,7 +57,7 @@ async def issue_codes(db: AsyncSession, *, settings: Settings, person_id: str) -
     for code in codes:
         entity_id = new_entity_id()
         copy = (
-            encrypt_text(code, key=settings.encryption_key, context=_context(entity_id))
+            encrypt_text(code, key=settings.encryption_key, context=copy_context(entity_id))
             if settings.recovery_codes_viewable
             else None
         )
@@ -92,7 +93,7 @@ def _reveal(row: RecoveryCode, settings: Settings) -> str | None:
         return None
     try:
         return decrypt_text(
-            row.code_encrypted, key=settings.encryption_key, context=_context(row.entity_id)
+            row.code_encrypted, key=settings.encryption_key, context=copy_context(row.entity_id)
         )
     except DecryptionError:
         log.warning("recovery code copy unreadable", extra={"event": "recovery_code_unreadable"})

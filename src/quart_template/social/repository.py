@@ -74,6 +74,33 @@ def add_login_method(
     return method
 
 
+async def link_method(
+    db: AsyncSession, *, person: Person, identity: Identity, key: bytes, by: str
+) -> LoginMethod:
+    """Link the provider account: into the person's method of that provider that has no
+    provider user id yet (one imported from Flask Template without it), else a new one."""
+    query = (
+        select(LoginMethod)
+        .where(
+            LoginMethod.person_id == person.entity_id,
+            LoginMethod.provider == identity.provider,
+            LoginMethod.provider_user_id.is_(None),
+            LoginMethod.active.is_(True),
+        )
+        .order_by(LoginMethod.changed_on, LoginMethod.entity_id)
+        .limit(1)
+        .with_for_update()
+    )
+    method = (await db.execute(query)).scalar_one_or_none()
+    if method is None:
+        return add_login_method(db, person=person, identity=identity, key=key, by=by)
+    method.provider_user_id = identity.provider_user_id
+    method.identity_key = identity.identity_key
+    method.changed_by_id = by
+    refresh_from(method, identity, key=key)
+    return method
+
+
 def refresh_from(method: LoginMethod, identity: Identity, *, key: bytes) -> None:
     """Copy what the provider just said (email, name, tokens) onto the login method."""
     auth = identity.auth

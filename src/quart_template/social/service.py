@@ -109,7 +109,7 @@ async def _link_to_caller(
         await require_recent_proof(db, session_id=caller.session.entity_id, settings=rt.settings)
         if existing is not None:
             raise Conflict(f"This {title(identity.provider)} account is linked to another user.")
-        _link(db, rt, person, identity, client)
+        await _link(db, rt, person, identity, client)
     await db.flush()
     # Linking is not a new login: the caller keeps the token they came with.
     current = IssuedToken(access_token=token, session=caller.session)
@@ -151,7 +151,7 @@ async def _link_by_email(
             f"your {title(identity.provider)} account."
         )
     if person.verified:
-        _link(db, rt, person, identity, client)
+        await _link(db, rt, person, identity, client)
     else:
         await take_over(db, rt, person, identity, client)
     return person
@@ -177,11 +177,11 @@ async def _new_person(db: AsyncSession, rt: Runtime, identity: Identity) -> Pers
     return person
 
 
-def _link(
+async def _link(
     db: AsyncSession, rt: Runtime, person: Person, identity: Identity, client: ClientInfo
 ) -> None:
-    """A new login method for an existing person, and a notice to their inbox."""
-    repo.add_login_method(
+    """A login method for an existing person, and a notice to their inbox."""
+    await repo.link_method(
         db, person=person, identity=identity, key=rt.settings.encryption_key, by=person.entity_id
     )
     enqueue_email(
