@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from quart_template.settings import Settings
-from tests.fakes.providers import FakeProviders
 from tests.legacy.oldschema import OldDatabase, create_schema
 from tests.legacy.world import World, build_world
+from tests.social.conftest import providers, settings  # noqa: F401 - the fake providers
 from tests.support.backends import TEST_DATABASE_URL
 
 
@@ -53,17 +52,3 @@ async def world(legacy_url: str) -> World:
         return await build_world(OldDatabase(engine))
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-async def providers() -> AsyncIterator[FakeProviders]:
-    fake = FakeProviders()
-    fake.google_key("k1")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings], providers: FakeProviders) -> Settings:
-    return make_settings(provider_timeout=5.0, **providers.settings_overrides())
