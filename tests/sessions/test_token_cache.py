@@ -196,10 +196,14 @@ async def test_an_expired_session_is_never_served_from_the_cache(
     while True:
         sent = utcnow()
         response = await client.get("/me", headers=user.headers)
+        answered = utcnow()
         if sent >= expires:
             await json_error(response, 401)
             break
-        assert response.status_code == 200
+        # A request that crossed the expiry on a slow machine may go either way; one answered
+        # before it must still be served.
+        if answered < expires:
+            assert response.status_code == 200
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
 
