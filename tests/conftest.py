@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,20 @@ async def app(settings: Settings) -> AsyncIterator[Quart]:
     application = create_app(settings)
     async with application.test_app() as test_app:
         yield test_app.app  # type: ignore[misc]
+
+
+@pytest.fixture
+async def serve(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:
+    """Start apps with these settings overrides (each stopped at the end of the test)."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> Client:
+            test_app = await stack.enter_async_context(
+                create_app(make_settings(**overrides)).test_app()
+            )
+            return test_app.test_client()
+
+        yield start
 
 
 @pytest.fixture(autouse=True)

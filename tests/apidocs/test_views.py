@@ -4,35 +4,17 @@ headers and the docs' own Content-Security-Policy; DOCS_ENABLED=false turns all 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from quart.typing import TestClientProtocol as Client
 
 from quart_template.apidocs.views import ASSETS, SWAGGER_DIR, TOKEN
-from quart_template.app import create_app
 from quart_template.headers import API_POLICY, DOCS_POLICY
-from quart_template.settings import Settings
 from tests.support.http import json_error
 
 # src= and href= in the page: what a browser loads (or follows) from it.
 REFERENCE = re.compile(r'(?:src|href)="([^"]*)"')
-
-
-@pytest.fixture
-async def serve(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:
-    """Start an app with these settings overrides (stopped at the end of the test)."""
-    async with AsyncExitStack() as stack:
-
-        async def start(**overrides: Any) -> Client:
-            test_app = await stack.enter_async_context(
-                create_app(make_settings(**overrides)).test_app()
-            )
-            return test_app.test_client()
-
-        yield start
 
 
 async def page_references(client: Client) -> list[str]:

@@ -3,34 +3,17 @@ HSTS, CORS without credentials, DOCS_ENABLED and METRICS_TOKEN."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from quart_template.app import create_app
 from quart_template.headers import API_POLICY, DOCS_POLICY
-from quart_template.settings import Settings
 from tests.support.http import auth, json_error
 
 FRONT_END = {"Origin": "http://frontend.test"}
-
-
-@pytest.fixture
-async def serve(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:
-    """Start an app with these settings overrides (stopped at the end of the test)."""
-    async with AsyncExitStack() as stack:
-
-        async def start(**overrides: Any) -> Client:
-            test_app = await stack.enter_async_context(
-                create_app(make_settings(**overrides)).test_app()
-            )
-            return test_app.test_client()
-
-        yield start
 
 
 def directives(policy: str) -> dict[str, str]:
