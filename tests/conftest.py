@@ -34,8 +34,9 @@ from tests.support.backends import (
 from tests.support.email import remember_sent_emails
 from tests.support.responses import install_response_check
 
-# Fake internet services (real servers on 127.0.0.1): their fixtures are available everywhere.
-pytest_plugins = ["tests.fakes.smtp", "tests.fakes.broker"]
+# Fake internet services (real servers on 127.0.0.1) and throw-away Redis topologies: their
+# fixtures are available everywhere.
+pytest_plugins = ["tests.fakes.smtp", "tests.fakes.broker", "tests.support.redis_servers"]
 
 
 def pytest_report_header() -> list[str]:

@@ -11,13 +11,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
-from limits.aio.storage import RedisStorage
 from quart.typing import TestClientProtocol as Client
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from quart_template import ratelimit
-from quart_template.ratelimit import CredentialLimiter, redis_storage_url
+from quart_template.ratelimit import CredentialLimiter, redis_storage
 from quart_template.settings import Settings
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.test_ratelimit import RIGHT, attempt, limited_app
@@ -44,7 +43,7 @@ async def key_prefix() -> AsyncIterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
     prefix = f"qt_acore_test_{uuid.uuid4().hex}"
     yield prefix
-    storage = RedisStorage(redis_storage_url(TEST_REDIS_URL or ""), key_prefix=prefix)
+    storage = redis_storage(TEST_REDIS_URL or "", key_prefix=prefix)
     await storage.reset()
 
 

@@ -120,12 +120,14 @@ def describe_backends(settings: Settings) -> str:
     """Which database, broker, email backend and Redis this process uses (no passwords)."""
     from sqlalchemy.engine import make_url
 
-    def safe(url: str | None) -> str:
-        return make_url(url).render_as_string(hide_password=True) if url else "off"
+    from quart_template.redis_topology import RedisTopology
 
+    url = settings.amqp_url
+    broker = make_url(url).render_as_string(hide_password=True) if url else "off"
+    redis = RedisTopology.parse(settings.redis_url).redacted() if settings.redis_url else "off"
     return (
-        f"{describe_database(settings)}, broker {safe(settings.amqp_url)}, "
-        f"email {settings.email_backend}, redis {safe(settings.redis_url)}"
+        f"{describe_database(settings)}, broker {broker}, "
+        f"email {settings.email_backend}, redis {redis}"
     )
 
 

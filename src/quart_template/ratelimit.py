@@ -36,11 +36,17 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import (
+    MemoryStorage,
+    RedisClusterStorage,
+    RedisSentinelStorage,
+    RedisStorage,
+)
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from quart_template.errors import TooManyRequests
 from quart_template.metrics import RATE_LIMITED
+from quart_template.redis_topology import RedisTopology
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,9 +70,34 @@ GENERATION_BUMP_BITS = 48
 FAILURE_RECORDED: ContextVar[bool] = ContextVar("credential_failure_recorded", default=False)
 
 
-def redis_storage_url(url: str) -> str:
-    """limits' async scheme for a plain redis:// or rediss:// URL."""
-    return url if url.startswith("async+") else f"async+{url}"
+def redis_storage(url: str, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> RedisStorage:
+    """limits' storage for REDIS_URL: one server, a Sentinel-watched primary or a Cluster.
+    Errors are wrapped (limits' StorageError), and nothing waits longer than a second."""
+    topology = RedisTopology.parse(url)
+    uri, timeout = topology.limits_uri, REDIS_TIMEOUT_SECONDS
+    if topology.kind == "sentinel":
+        # Reads from the primary too: a replica may not have the generation a clear just
+        # wrote yet, and the owner's sign-in must lift the lock at once.
+        return RedisSentinelStorage(
+            uri,
+            wrap_exceptions=True,
+            key_prefix=key_prefix,
+            use_replicas=False,
+            sentinel_kwargs={"connect_timeout": timeout, "stream_timeout": timeout},
+            connect_timeout=timeout,
+            stream_timeout=timeout,
+            **topology.auth,
+        )
+    storage = RedisClusterStorage if topology.kind == "cluster" else RedisStorage
+    auth = topology.auth if topology.kind == "cluster" else {}  # from_url reads the URL's
+    return storage(
+        uri,
+        wrap_exceptions=True,
+        key_prefix=key_prefix,
+        connect_timeout=timeout,
+        stream_timeout=timeout,
+        **auth,
+    )
 
 
 class CredentialLimiter:
@@ -92,13 +123,7 @@ class CredentialLimiter:
         self._redis_down = False  # the last try failed: warned once, say when it is back
         if settings.redis_url:
             try:
-                self._redis_storage = RedisStorage(
-                    redis_storage_url(settings.redis_url),
-                    wrap_exceptions=True,
-                    key_prefix=key_prefix,
-                    connect_timeout=REDIS_TIMEOUT_SECONDS,
-                    stream_timeout=REDIS_TIMEOUT_SECONDS,
-                )
+                self._redis_storage = redis_storage(settings.redis_url, key_prefix=key_prefix)
                 self._redis = MovingWindowRateLimiter(self._redis_storage)
             except Exception as exc:
                 log.warning(
@@ -225,11 +250,15 @@ class CredentialLimiter:
             await self.hit(item, *key)
 
     async def aclose(self) -> None:
-        """Drop the Redis connections (memory counters die with the object)."""
-        client = getattr(getattr(self._redis_storage, "bridge", None), "storage", None)
-        pool = getattr(client, "connection_pool", None)
-        if pool is not None:
-            pool.disconnect()
+        """Drop the Redis connections (memory counters die with the object): the server's,
+        the cluster nodes', or the primary's and the sentinels'."""
+        bridge = getattr(self._redis_storage, "bridge", None)
+        sentinel = getattr(bridge, "sentinel", None)
+        clients = [getattr(bridge, "storage", None), getattr(bridge, "storage_replica", None)]
+        for client in [*clients, *getattr(sentinel, "sentinels", [])]:
+            pool = getattr(client, "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
 
 
 def _account_key(account: str) -> str:

@@ -324,6 +324,7 @@ class Settings(BaseSettings):
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
         self._check_email_queue()
         self._check_limits_and_proxies()
+        self._check_redis_and_brokers()
 
     def _check_email_queue(self) -> None:
         """A name the email-transmitter would never see, or a queue the broker refuses, is a
@@ -336,6 +337,17 @@ class Settings(BaseSettings):
             else:
                 hint = f"unknown event {name!r}; known: all, {', '.join(ALL_EVENTS)}"
             raise ConfigError("EMAIL_TRANSMITTER_EVENTS", hint)
+
+    def _check_redis_and_brokers(self) -> None:
+        """A Redis or broker URL the clients would misread is said at start-up (the problem
+        never repeats a password), not met as a silent fallback later."""
+        from quart_template.redis_topology import RedisTopology
+
+        if self.redis_url:
+            try:
+                RedisTopology.parse(self.redis_url)
+            except ValueError as exc:
+                raise ConfigError("REDIS_URL", str(exc)) from None
 
     def _check_production(self) -> None:
         """Production runs on its own strong secrets and names what defaults only suit a

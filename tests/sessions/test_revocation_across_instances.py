@@ -6,80 +6,20 @@ a revoked token cached (a new subscription drops the cache)."""
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from quart.typing import TestClientProtocol as Client
 
-from quart_template.app import create_app
-from quart_template.ratelimit import CredentialLimiter
-from quart_template.runtime import Runtime
 from quart_template.sessions import bus
 from quart_template.settings import Settings
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support.accounts import access_token, log_in
 from tests.support.factories import signed_in
 from tests.support.http import auth
+from tests.support.instances import LONG, WITH_REDIS, instances, refused_within, until
 from tests.support.network import free_port
 from tests.test_ratelimit_redis import TEST_REDIS_URL
-
-# Only an announcement, never an entry's age, can make the other instance refuse in time.
-LONG = 3600.0
-WITH_REDIS = 1.0  # seconds: the contract's bound with Redis
-
-
-@dataclass
-class Instance:
-    client: Client
-    rt: Runtime
-
-
-@asynccontextmanager
-async def instances(
-    *all_settings: Settings, wait_for_redis: bool = True
-) -> AsyncIterator[list[Instance]]:
-    """Serving apps, one per settings, each listening to Redis (when it has a URL)."""
-    async with AsyncExitStack() as stack:
-        running = []
-        for settings in all_settings:
-            served = await stack.enter_async_context(create_app(settings).test_app())
-            rt: Runtime = served.app.extensions["runtime"]
-            # Rate limits are not under test: their counters stay out of the shared Redis.
-            await rt.limiter.aclose()
-            rt.limiter = CredentialLimiter(settings.model_copy(update={"redis_url": None}))
-            running.append(Instance(served.test_client(), rt))
-        for instance in running:
-            if instance.rt.session_bus is not None and wait_for_redis:
-                await asyncio.wait_for(instance.rt.session_bus.subscribed.wait(), timeout=10)
-        yield running
-
-
-async def refused_within(seconds: float, request: Callable[[], Awaitable[Any]]) -> float:
-    """Poll until the request answers 401; fail unless that happens within `seconds`."""
-    started = time.monotonic()
-    while True:
-        response = await request()
-        elapsed = time.monotonic() - started
-        if response.status_code == 401:
-            return elapsed
-        assert response.status_code == 200
-        assert elapsed < seconds, f"still accepted after {elapsed:.2f} s"
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def channel(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A Redis channel of this test's own."""
-    name = f"qt_test_sessions_{uuid.uuid4().hex}"
-    monkeypatch.setattr(bus, "CHANNEL", name)
-    return name
-
 
 needs_redis = pytest.mark.skipif(not TEST_REDIS_URL, reason="no Redis: set TEST_REDIS_URL")
 
@@ -142,7 +82,7 @@ async def test_after_a_redis_blip_the_other_instance_forgets_what_it_may_have_mi
             user = await signed_in(one.rt)
             assert (await other.client.get("/me", headers=user.headers)).status_code == 200
             await proxy.cut()
-            await _until(lambda: not listener.subscribed.is_set())
+            await until(lambda: not listener.subscribed.is_set())
             # Announced while the other instance cannot hear it.
             assert (await one.client.post("/logout", headers=user.headers)).status_code == 200
             await proxy.restore()
@@ -151,13 +91,6 @@ async def test_after_a_redis_blip_the_other_instance_forgets_what_it_may_have_mi
             assert response.status_code == 401
     finally:
         await proxy.cut()
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
 
 
 async def test_an_unreachable_redis_delays_nothing_and_warns_once(
@@ -182,7 +115,7 @@ async def test_an_unreachable_redis_delays_nothing_and_warns_once(
             assert (await alone.client.get("/me", headers=user.headers)).status_code == 200
         assert (await alone.client.post("/logout", headers=user.headers)).status_code == 200
         assert (await alone.client.get("/me", headers=user.headers)).status_code == 401
-        await _until(lambda: attempts >= 3)
+        await until(lambda: attempts >= 3)
         assert alone.rt.session_bus is not None
         assert not alone.rt.session_bus.subscribed.is_set()
     assert _events(caplog, "session_bus_down") == 1

@@ -6,6 +6,7 @@ Pub/sub keeps no message for an instance that is not listening, so the subscript
 judge: each time it is (re)established the whole cache is dropped (whatever was announced
 meanwhile is unknown). While Redis is unreachable nothing is lost for long either: entries
 never live longer than SESSION_CACHE_SECONDS, and the listener reconnects with backoff.
+REDIS_URL may name one server, a Sentinel-watched primary or a Cluster (see `bus_clients`).
 """
 
 from __future__ import annotations
@@ -14,20 +15,17 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
+from quart_template.sessions.bus_clients import TIMEOUT_SECONDS, bus_clients
 from quart_template.sessions.cache import SessionCache
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "quart_template:sessions:changed"
-TIMEOUT_SECONDS = 1.0
-# An idle subscription is pinged this often, so a silently dead connection is noticed.
-HEALTH_CHECK_SECONDS = 5
+# How often a listening bus asks whether the primary moved (Sentinel; nothing elsewhere).
+MOVED_CHECK_SECONDS = 1.0
 RECONNECT_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 CLOSE_GRACE_SECONDS = 2.0
 
@@ -41,10 +39,7 @@ class RevocationBus:
         # Our own announcements come back to us: already applied, so skipped.
         self.origin = secrets.token_hex(8)
         self.subscribed = asyncio.Event()
-        # A pooled connection may have died since its last use: one retry on a fresh one.
-        self._publisher = _client(url, retries=1)
-        # No silent reconnect: a new subscription must drop the cache (see above).
-        self._subscriber = _client(url, retries=0)
+        self._redis = bus_clients(url)
         self._listener: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._unsent = False  # the last announcement failed (one warning per outage)
@@ -66,7 +61,7 @@ class RevocationBus:
 
     async def _publish(self, message: str) -> None:
         try:
-            await self._publisher.publish(self.channel, message)
+            await self._redis.publish(self.channel, message)
         except Exception as exc:  # Redis down: the others' entries expire by themselves
             if not self._unsent:
                 log.warning(
@@ -101,10 +96,16 @@ class RevocationBus:
                     )
                 failures += 1
                 await asyncio.sleep(RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS)) - 1])
+            else:  # the primary moved: subscribe again at once, where publishes now go
+                self.subscribed.clear()
+                log.info(
+                    "the Redis primary moved; listening for session revocations there",
+                    extra={"event": "session_bus_moved"},
+                )
 
     async def _listen(self) -> None:
-        pubsub = self._subscriber.pubsub(ignore_subscribe_messages=False)
-        try:
+        """Listen until the connection fails (raises) or the primary moves (returns)."""
+        async with self._redis.subscription() as pubsub:
             await pubsub.subscribe(self.channel)
             while (await pubsub.get_message(timeout=TIMEOUT_SECONDS) or {}).get(
                 "type"
@@ -113,6 +114,7 @@ class RevocationBus:
             self.cache.clear()  # anything announced before now may have been missed
             self.subscribed.set()
             log.info("listening for session revocations", extra={"event": "session_bus_up"})
+            next_check = time.monotonic() + MOVED_CHECK_SECONDS
             while True:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=TIMEOUT_SECONDS
@@ -120,9 +122,10 @@ class RevocationBus:
                 if message is not None and message.get("type") == "message":
                     data = message["data"]
                     self.receive(data.decode() if isinstance(data, bytes) else str(data))
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                if time.monotonic() >= next_check:
+                    if await self._redis.moved(pubsub):
+                        return
+                    next_check = time.monotonic() + MOVED_CHECK_SECONDS
 
     async def aclose(self) -> None:
         """Send what is still pending (briefly), stop listening, close the connections."""
@@ -134,15 +137,4 @@ class RevocationBus:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self._publisher.aclose()
-        await self._subscriber.aclose()
-
-
-def _client(url: str, *, retries: int) -> Redis:
-    return Redis.from_url(
-        url,
-        socket_timeout=TIMEOUT_SECONDS,
-        socket_connect_timeout=TIMEOUT_SECONDS,
-        health_check_interval=HEALTH_CHECK_SECONDS,
-        retry=Retry(NoBackoff(), retries),
-    )
+        await self._redis.aclose()
