@@ -117,13 +117,11 @@ def describe_database(settings: Settings) -> str:
 
 
 def describe_backends(settings: Settings) -> str:
-    """Which database, broker, email backend and Redis this process uses (no passwords)."""
-    from sqlalchemy.engine import make_url
-
+    """Which database, broker(s), email backend and Redis this process uses (no passwords)."""
+    from quart_template.brokers import redacted_brokers
     from quart_template.redis_topology import RedisTopology
 
-    url = settings.amqp_url
-    broker = make_url(url).render_as_string(hide_password=True) if url else "off"
+    broker = redacted_brokers(settings.amqp_url) if settings.amqp_url else "off"
     redis = RedisTopology.parse(settings.redis_url).redacted() if settings.redis_url else "off"
     return (
         f"{describe_database(settings)}, broker {broker}, "

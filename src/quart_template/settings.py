@@ -341,6 +341,7 @@ class Settings(BaseSettings):
     def _check_redis_and_brokers(self) -> None:
         """A Redis or broker URL the clients would misread is said at start-up (the problem
         never repeats a password), not met as a silent fallback later."""
+        from quart_template.brokers import broker_urls
         from quart_template.redis_topology import RedisTopology
 
         if self.redis_url:
@@ -348,6 +349,13 @@ class Settings(BaseSettings):
                 RedisTopology.parse(self.redis_url)
             except ValueError as exc:
                 raise ConfigError("REDIS_URL", str(exc)) from None
+        if self.amqp_url:
+            try:
+                broker_urls(self.amqp_url)
+            except ValueError as exc:
+                raise ConfigError(
+                    "AMQP_URL" if self.amqp_url_ else "BROKER_PATH", str(exc)
+                ) from None
 
     def _check_production(self) -> None:
         """Production runs on its own strong secrets and names what defaults only suit a

@@ -122,9 +122,9 @@ async def test_backend_reuses_its_connection(amqp_url: str, email_queue: Abstrac
     try:
         for n in range(3):
             await backend.send(OutgoingEmail("PASSWORD_CHANGED", [f"u{n}@example.com"], {}))
-        connection = backend._connection
+        connection = backend._brokers.connection
         await backend.send(OutgoingEmail("PASSWORD_CHANGED", ["u3@example.com"], {}))
-        assert backend._connection is connection
+        assert backend._brokers.connection is connection
     finally:
         await backend.aclose()
     bodies = [json.loads((await _take(email_queue)).body) for _ in range(4)]

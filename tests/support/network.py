@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit, urlunsplit
 
 
 def free_port() -> int:
@@ -11,3 +12,12 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def via_port(url: str, port: int) -> str:
+    """The URL with the same credentials and path, pointed at `port` of the loopback (a
+    proxy, or nobody)."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    where = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{where}" if credentials else where))

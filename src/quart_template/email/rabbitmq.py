@@ -1,6 +1,7 @@
 """Publishes emails to the durable queue (`EMAIL_QUEUE`, default `email-transmitter`) that the
 EcorRouge email-transmitter consumes (it renders and sends them); publisher confirms,
-persistent. Only the events in `EMAIL_TRANSMITTER_EVENTS` are published."""
+persistent. Only the events in `EMAIL_TRANSMITTER_EVENTS` are published. With several brokers
+in AMQP_URL, the first that answers; after a lost connection, the others in turn (`brokers`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import logging
 from collections.abc import Iterable
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel
 from aiormq.exceptions import ChannelPreconditionFailed
 from pamqp.common import FieldTable
 
+from quart_template.brokers import BrokerConnection, broker_urls
 from quart_template.email.messages import ALL_EVENTS, OutgoingEmail
 
 EMAIL_QUEUE = "email-transmitter"
@@ -41,7 +43,8 @@ def queue_arguments(queue_type: str) -> FieldTable | None:
 
 
 class RabbitMqBackend:
-    """One robust connection, opened on first send (a down broker never stops start-up)."""
+    """One robust connection, opened on first send (a down broker never stops start-up), and
+    opened again (to the next broker) after a lost one."""
 
     def __init__(
         self,
@@ -52,13 +55,12 @@ class RabbitMqBackend:
         queue_type: str = "classic",
         events: Iterable[str] = ALL_EVENTS,
     ) -> None:
-        self._url = url
+        self._brokers = BrokerConnection(broker_urls(url), timeout=timeout)
         self._timeout = timeout
         self._queue = queue
         self._queue_type = queue_type
         self._arguments = queue_arguments(queue_type)
         self._events = frozenset(events)
-        self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
         self._mismatch_logged = False
@@ -69,11 +71,12 @@ class RabbitMqBackend:
 
     async def _ready_channel(self) -> AbstractChannel:
         async with self._lock:
-            if self._connection is None or self._connection.is_closed:
-                self._connection = await aio_pika.connect_robust(self._url, timeout=self._timeout)
+            connection = self._brokers.connection
+            if connection is None or connection.is_closed:
+                connection = await self._brokers.open()
                 self._channel = None
             if self._channel is None or self._channel.is_closed:
-                channel = await self._connection.channel(publisher_confirms=True)
+                channel = await connection.channel(publisher_confirms=True)
                 await self._declare(channel)
                 self._channel = channel
             return self._channel
@@ -106,6 +109,5 @@ class RabbitMqBackend:
 
     async def aclose(self) -> None:
         async with self._lock:
-            connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and not connection.is_closed:
-            await connection.close()
+            self._channel = None
+            await self._brokers.close()

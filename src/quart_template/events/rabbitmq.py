@@ -1,5 +1,7 @@
 """RabbitMQ destination: a robust connection made in the background (a down broker never
-blocks start-up), publisher confirms, persistent messages on a durable topic exchange."""
+blocks start-up), to the first of AMQP_URL's brokers that answers and, when it is lost, to the
+others in turn (see `brokers`); publisher confirms, persistent messages on a durable topic
+exchange."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 from pamqp.commands import Basic
 
+from quart_template.brokers import BrokerConnection, broker_urls
 from quart_template.events.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,9 @@ class RabbitPublisher:
         batch_size: int = 1000,
     ) -> None:
         self.batch_size = batch_size
-        self._url = url
+        self._brokers = BrokerConnection(
+            broker_urls(url), timeout=5, reconnect_interval=RECONNECT_SECONDS, on_lost=self._lost
+        )
         self._exchange_name = exchange
         self._on_ready: Callable[[], None] = lambda: None
         self._connection: AbstractRobustConnection | None = None
@@ -85,9 +90,7 @@ class RabbitPublisher:
                 delay = min(MAX_RETRY_SECONDS, delay * 2)
 
     async def _open(self) -> None:
-        connection = await aio_pika.connect_robust(
-            self._url, timeout=5, reconnect_interval=RECONNECT_SECONDS
-        )
+        connection = await self._brokers.open()
         self._connection = connection
         channel = await connection.channel(publisher_confirms=True)
         self._exchange = await channel.declare_exchange(
@@ -95,19 +98,24 @@ class RabbitPublisher:
         )
         self._channel = channel
         connection.reconnect_callbacks.add(self._reconnected)
-        log.info("broker connected", extra={"event": "broker_up"})
+        log.info("broker connected", extra={"event": "broker_up", "broker": self._brokers.current})
         self._on_ready()
 
     def _reconnected(self, *_: Any) -> None:
         log.info("broker reconnected", extra={"event": "broker_up"})
         self._on_ready()
 
-    async def _discard(self) -> None:
-        connection, self._connection = self._connection, None
+    def _lost(self) -> None:
+        """One of several brokers is gone: connect to the others (rows wait meanwhile)."""
+        self._connection = None
         self._channel = self._exchange = None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()
+        if self._task is not None and self._task.done():
+            self._task = asyncio.create_task(self._connect(), name="rabbitmq-connect")
+
+    async def _discard(self) -> None:
+        self._connection = None
+        self._channel = self._exchange = None
+        await self._brokers.close()
 
     def available(self) -> bool:
         connection, channel = self._connection, self._channel

@@ -1,0 +1,50 @@
+"""AMQP_URL listing several brokers: every entry is checked at start-up (one line naming the
+variable and the entry, never its password), and the backends line hides every password."""
+
+from __future__ import annotations
+
+import pytest
+
+from quart_template.brokers import broker_urls, redacted_brokers
+from quart_template.cli import describe_backends
+from quart_template.settings import ConfigError, Settings
+from tests.support.backends import settings_for
+
+TWO = "amqp://u:mq-secret@rabbit1:5672/vh, amqps://u:mq-secret@rabbit2:5671/vh"
+
+
+def test_brokers_are_read_in_order() -> None:
+    assert broker_urls(TWO) == [
+        "amqp://u:mq-secret@rabbit1:5672/vh",
+        "amqps://u:mq-secret@rabbit2:5671/vh",
+    ]
+    assert broker_urls("amqp://guest:guest@127.0.0.1:5672/") == [
+        "amqp://guest:guest@127.0.0.1:5672/"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("amqp://u:mq-secret@rabbit1:5672/vh,rabbit2:5672", "broker 2: use amqp:// or amqps://"),
+        ("amqp://u:mq-secret@rabbit1:5672/vh,", "broker 2: use amqp://"),
+        ("amqp://u:mq-secret@rabbit1:port/vh", "broker 1 (rabbit1:port): the port is not a number"),
+        ("http://u:mq-secret@rabbit1:5672/vh", "broker 1 (rabbit1:5672): use amqp://"),
+        ("amqp://u:mq-secret@/vh", "broker 1: no host"),
+    ],
+)
+def test_start_up_refuses_an_entry_that_is_no_broker_url(value: str, problem: str) -> None:
+    settings = settings_for("sqlite+aiosqlite:///x.db", amqp_url_=value)
+    with pytest.raises(ConfigError) as refused:
+        settings.check()
+    assert refused.value.variable == "AMQP_URL"
+    assert refused.value.problem.startswith(problem)
+    assert "secret" not in str(refused.value)
+
+
+def test_the_backends_line_hides_every_password() -> None:
+    settings = Settings.model_construct(database_url_="sqlite+aiosqlite:///x.db", amqp_url_=TWO)
+    line = describe_backends(settings)
+    assert "secret" not in line
+    assert "broker amqp://u:***@rabbit1:5672/vh,amqps://u:***@rabbit2:5671/vh" in line
+    assert redacted_brokers("amqp://rabbit1/vh") == "amqp://rabbit1/vh"
