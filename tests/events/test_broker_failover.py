@@ -35,6 +35,18 @@ async def proxies(amqp_url: str) -> AsyncIterator[list[TcpProxy]]:
         await proxy.cut()
 
 
+@pytest.fixture
+def two_brokers(
+    make_settings: Callable[..., Settings],
+    amqp_url: str,
+    exchange_name: str,
+    proxies: list[TcpProxy],
+) -> Settings:
+    """Settings whose AMQP_URL lists the two proxies, first then second."""
+    brokers = ",".join(via_port(amqp_url, proxy.port) for proxy in proxies)
+    return make_settings(amqp_url_=brokers, mq_exchange=exchange_name)
+
+
 def publisher(rt: Runtime) -> RabbitPublisher:
     assert rt.relay is not None
     destination = rt.relay.destinations["rabbitmq"]
@@ -92,16 +104,10 @@ async def test_the_first_broker_that_answers_is_used(
 
 
 async def test_a_lost_broker_is_left_for_the_next_and_nothing_is_lost_or_repeated(
-    make_settings: Callable[..., Settings],
-    amqp_url: str,
-    exchange_name: str,
-    consumer: Consumer,
-    proxies: list[TcpProxy],
+    two_brokers: Settings, consumer: Consumer, proxies: list[TcpProxy]
 ) -> None:
     first, second = proxies
-    brokers = f"{via_port(amqp_url, first.port)},{via_port(amqp_url, second.port)}"
-    settings = make_settings(amqp_url_=brokers, mq_exchange=exchange_name)
-    async with serving(settings) as (app, rt):
+    async with serving(two_brokers) as (app, rt):
         await broker_status(app, "ok")
         assert publisher(rt)._brokers.current == f"127.0.0.1:{first.port}"
         before = await change_people(app, 0, 2)
@@ -120,16 +126,10 @@ async def test_a_lost_broker_is_left_for_the_next_and_nothing_is_lost_or_repeate
 
 
 async def test_with_every_broker_gone_readyz_says_down_and_the_first_back_is_used(
-    make_settings: Callable[..., Settings],
-    amqp_url: str,
-    exchange_name: str,
-    consumer: Consumer,
-    proxies: list[TcpProxy],
+    two_brokers: Settings, consumer: Consumer, proxies: list[TcpProxy]
 ) -> None:
     first, second = proxies
-    brokers = f"{via_port(amqp_url, first.port)},{via_port(amqp_url, second.port)}"
-    settings = make_settings(amqp_url_=brokers, mq_exchange=exchange_name)
-    async with serving(settings) as (app, rt):
+    async with serving(two_brokers) as (app, rt):
         await broker_status(app, "ok")
         await second.cut()  # not in use: nothing changes
         await first.cut()

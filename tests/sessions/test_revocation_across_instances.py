@@ -17,8 +17,15 @@ from tests.fakes.tcp_proxy import TcpProxy
 from tests.support.accounts import access_token, log_in
 from tests.support.factories import signed_in
 from tests.support.http import auth
-from tests.support.instances import LONG, WITH_REDIS, instances, refused_within, until
-from tests.support.network import free_port
+from tests.support.instances import (
+    LONG,
+    WITH_REDIS,
+    instances,
+    logout_reaches,
+    refused_within,
+    until,
+)
+from tests.support.network import free_port, via_port
 from tests.test_ratelimit_redis import TEST_REDIS_URL
 
 needs_redis = pytest.mark.skipif(not TEST_REDIS_URL, reason="no Redis: set TEST_REDIS_URL")
@@ -54,11 +61,8 @@ async def test_without_redis_the_other_instance_refuses_within_session_cache_sec
     seconds = 0.3
     settings = make_settings(redis_url=None, session_cache_seconds=seconds)
     async with instances(settings, settings) as (one, other):
-        user = await signed_in(one.rt)
-        assert (await other.client.get("/me", headers=user.headers)).status_code == 200
-        assert (await one.client.post("/logout", headers=user.headers)).status_code == 200
         # The other instance's entry may be up to `seconds` old; some slack for a busy machine.
-        await refused_within(seconds + 0.5, lambda: other.client.get("/me", headers=user.headers))
+        await logout_reaches(one, other, within=seconds + 0.5)
 
 
 @needs_redis
@@ -68,11 +72,7 @@ async def test_after_a_redis_blip_the_other_instance_forgets_what_it_may_have_mi
     target = urlsplit(TEST_REDIS_URL or "")
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
     await proxy.start()
-    credentials = target.netloc.rpartition("@")[0]
-    proxied = f"127.0.0.1:{proxy.port}"
-    via_proxy = target._replace(
-        netloc=f"{credentials}@{proxied}" if credentials else proxied
-    ).geturl()
+    via_proxy = via_port(TEST_REDIS_URL or "", proxy.port)
     direct = make_settings(redis_url=TEST_REDIS_URL, session_cache_seconds=LONG)
     cut_off = make_settings(redis_url=via_proxy, session_cache_seconds=LONG)
     try:

@@ -9,34 +9,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
 from redis.asyncio import Redis
 
 from quart_template.settings import Settings
-from tests.support.factories import signed_in
-from tests.support.instances import LONG, WITH_REDIS, instances, refused_within, until
+from tests.support.instances import LONG, WITH_REDIS, instances, logout_reaches, until
 from tests.support.redis_servers import PASSWORD, SentinelTopology
 
 
-@pytest.fixture(params=["sentinel", "cluster"])
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """REDIS_URL of each topology."""
-    if request.param == "sentinel":
-        sentinel: SentinelTopology = request.getfixturevalue("redis_sentinel")
-        return sentinel.url
-    cluster: str = request.getfixturevalue("redis_cluster")
-    return cluster
-
-
 async def test_a_logout_reaches_the_other_instance_within_a_second(
-    make_settings: Callable[..., Settings], redis_url: str, channel: str
+    make_settings: Callable[..., Settings], redis_topology_url: str, channel: str
 ) -> None:
-    settings = make_settings(redis_url=redis_url, session_cache_seconds=LONG)
+    settings = make_settings(redis_url=redis_topology_url, session_cache_seconds=LONG)
     async with instances(settings, settings) as (one, other):
-        user = await signed_in(one.rt)
-        assert (await other.client.get("/me", headers=user.headers)).status_code == 200
-        assert (await one.client.post("/logout", headers=user.headers)).status_code == 200
-        await refused_within(WITH_REDIS, lambda: other.client.get("/me", headers=user.headers))
+        await logout_reaches(one, other, within=WITH_REDIS)
 
 
 async def test_after_a_sentinel_failover_revocations_go_through_the_new_primary(
@@ -58,11 +43,7 @@ async def test_after_a_sentinel_failover_revocations_go_through_the_new_primary(
             assert instance.rt.session_bus is not None
             await until(instance.rt.session_bus.subscribed.is_set)
         assert await _subscribers(topology.primary, channel) == 0
-
-        user = await signed_in(one.rt)
-        assert (await other.client.get("/me", headers=user.headers)).status_code == 200
-        assert (await one.client.post("/logout", headers=user.headers)).status_code == 200
-        await refused_within(WITH_REDIS, lambda: other.client.get("/me", headers=user.headers))
+        await logout_reaches(one, other, within=WITH_REDIS)
 
 
 async def _subscribers(port: int, channel: str) -> int:

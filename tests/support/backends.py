@@ -12,7 +12,7 @@ from sqlalchemy import delete, inspect, text
 
 from quart_template.db import make_engine, ping
 from quart_template.models import Base
-from quart_template.settings import Settings
+from quart_template.settings import ConfigError, Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL")
@@ -49,6 +49,16 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         full[name] = field.get_default(call_default_factory=True)
     full.update(values)
     return Settings.model_construct(**full)
+
+
+def start_up_refusal(settings: Settings) -> ConfigError:
+    """The one-line refusal start-up meets with these settings (fails the test if none)."""
+    try:
+        settings.check()
+    except ConfigError as refused:
+        assert "\n" not in str(refused)
+        return refused
+    raise AssertionError("the settings were accepted")
 
 
 def backend_lines() -> list[str]:

@@ -16,6 +16,7 @@ from quart_template.app import create_app
 from quart_template.ratelimit import CredentialLimiter
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
+from tests.support.factories import signed_in
 
 # Only an announcement, never an entry's age, can make the other instance refuse in time.
 LONG = 3600.0
@@ -59,6 +60,15 @@ async def refused_within(seconds: float, request: Callable[[], Awaitable[Any]]) 
         assert response.status_code == 200
         assert elapsed < seconds, f"still accepted after {elapsed:.2f} s"
         await asyncio.sleep(0.01)
+
+
+async def logout_reaches(one: Instance, other: Instance, *, within: float) -> None:
+    """Someone signs in through `one` and is seen by `other` (cached there now), then logs out
+    through `one`: `other` must refuse the token within `within` seconds."""
+    user = await signed_in(one.rt)
+    assert (await other.client.get("/me", headers=user.headers)).status_code == 200
+    assert (await one.client.post("/logout", headers=user.headers)).status_code == 200
+    await refused_within(within, lambda: other.client.get("/me", headers=user.headers))
 
 
 async def until(condition: Callable[[], bool], seconds: float = 10) -> None:

@@ -231,3 +231,13 @@ def own_redis_sentinel(tmp_path: Path) -> Iterator[SentinelTopology]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis Cluster shared by the tests of a run; its URL."""
     yield from cluster_topology(tmp_path_factory.mktemp("redis-cluster"))
+
+
+@pytest.fixture(params=["sentinel", "cluster"])
+def redis_topology_url(request: pytest.FixtureRequest) -> str:
+    """REDIS_URL of the shared Sentinel topology, then of the shared Cluster."""
+    if request.param == "sentinel":
+        sentinel: SentinelTopology = request.getfixturevalue("redis_sentinel")
+        return sentinel.url
+    cluster: str = request.getfixturevalue("redis_cluster")
+    return cluster
