@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from quart_template import ratelimit
-from quart_template.ratelimit import CredentialLimiter, redis_storage
+from quart_template.ratelimit import CredentialLimiter
+from quart_template.ratelimit_store import redis_storage
 from quart_template.settings import Settings
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.test_ratelimit import RIGHT, attempt, limited_app

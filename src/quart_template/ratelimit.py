@@ -36,17 +36,12 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import (
-    MemoryStorage,
-    RedisClusterStorage,
-    RedisSentinelStorage,
-    RedisStorage,
-)
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from quart_template.errors import TooManyRequests
 from quart_template.metrics import RATE_LIMITED
-from quart_template.redis_topology import RedisTopology
+from quart_template.ratelimit_store import PrimaryWatch, close_storage, redis_storage
 from quart_template.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +53,6 @@ EMAIL_SCOPE = "email"
 SIGNUP_SCOPE = "signup"
 DEFAULT_KEY_PREFIX = "quart_template"
 REDIS_RETRY_SECONDS = 30.0
-REDIS_TIMEOUT_SECONDS = 1.0
 # An account's generation lives this long after its first clear: longer than any account
 # window, so when it expires (and reads zero again) the counters from before that clear are
 # dead. The counters of the last generation go with it, at most once a day per account.
@@ -68,36 +62,6 @@ GENERATION_BUMP_BITS = 48
 # Set when a failure was recorded in the current task (a request runs in one task), so the HTTP
 # mark does not count the same refusal against the client IP twice.
 FAILURE_RECORDED: ContextVar[bool] = ContextVar("credential_failure_recorded", default=False)
-
-
-def redis_storage(url: str, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> RedisStorage:
-    """limits' storage for REDIS_URL: one server, a Sentinel-watched primary or a Cluster.
-    Errors are wrapped (limits' StorageError), and nothing waits longer than a second."""
-    topology = RedisTopology.parse(url)
-    uri, timeout = topology.limits_uri, REDIS_TIMEOUT_SECONDS
-    if topology.kind == "sentinel":
-        # Reads from the primary too: a replica may not have the generation a clear just
-        # wrote yet, and the owner's sign-in must lift the lock at once.
-        return RedisSentinelStorage(
-            uri,
-            wrap_exceptions=True,
-            key_prefix=key_prefix,
-            use_replicas=False,
-            sentinel_kwargs={"connect_timeout": timeout, "stream_timeout": timeout},
-            connect_timeout=timeout,
-            stream_timeout=timeout,
-            **topology.auth,
-        )
-    storage = RedisClusterStorage if topology.kind == "cluster" else RedisStorage
-    auth = topology.auth if topology.kind == "cluster" else {}  # from_url reads the URL's
-    return storage(
-        uri,
-        wrap_exceptions=True,
-        key_prefix=key_prefix,
-        connect_timeout=timeout,
-        stream_timeout=timeout,
-        **auth,
-    )
 
 
 class CredentialLimiter:
@@ -119,11 +83,13 @@ class CredentialLimiter:
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._redis_storage: RedisStorage | None = None
         self._redis: MovingWindowRateLimiter | None = None
+        self._primary = PrimaryWatch(None)
         self._redis_retry_at = 0.0
         self._redis_down = False  # the last try failed: warned once, say when it is back
         if settings.redis_url:
             try:
                 self._redis_storage = redis_storage(settings.redis_url, key_prefix=key_prefix)
+                self._primary = PrimaryWatch(self._redis_storage)
                 self._redis = MovingWindowRateLimiter(self._redis_storage)
             except Exception as exc:
                 log.warning(
@@ -141,7 +107,7 @@ class CredentialLimiter:
         every REDIS_RETRY_SECONDS). One warning per outage, one line when Redis is back."""
         if self._redis is not None and self.shared:
             try:
-                result = await op(self._redis)
+                result = await self._on_redis(self._redis, op)
             except Exception as exc:
                 self._redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
                 if not self._redis_down:
@@ -159,6 +125,20 @@ class CredentialLimiter:
                 self._redis_down = False
                 return result
         return await op(self._memory)
+
+    async def _on_redis(
+        self, redis: MovingWindowRateLimiter, op: Callable[[MovingWindowRateLimiter], Awaitable[T]]
+    ) -> T:
+        """`op` on Redis; when it fails while Redis was up, once more on a fresh connection: a
+        pooled one may have died, or (Sentinel) still lead to a primary that became a replica,
+        which redis-py notices only by dropping that connection."""
+        await self._primary.follow()
+        try:
+            return await op(redis)
+        except Exception:
+            if self._redis_down:
+                raise
+            return await op(redis)
 
     async def retry_after(self, item: RateLimitItem, *key: str) -> int | None:
         """Seconds until the next attempt is allowed; None when one is allowed now."""
@@ -250,15 +230,9 @@ class CredentialLimiter:
             await self.hit(item, *key)
 
     async def aclose(self) -> None:
-        """Drop the Redis connections (memory counters die with the object): the server's,
-        the cluster nodes', or the primary's and the sentinels'."""
-        bridge = getattr(self._redis_storage, "bridge", None)
-        sentinel = getattr(bridge, "sentinel", None)
-        clients = [getattr(bridge, "storage", None), getattr(bridge, "storage_replica", None)]
-        for client in [*clients, *getattr(sentinel, "sentinels", [])]:
-            pool = getattr(client, "connection_pool", None)
-            if pool is not None:
-                pool.disconnect()
+        """Drop the Redis connections (memory counters die with the object)."""
+        if self._redis_storage is not None:
+            await close_storage(self._redis_storage)
 
 
 def _account_key(account: str) -> str:

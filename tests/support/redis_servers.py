@@ -2,7 +2,7 @@
 in a temporary folder, stopped afterwards (never the shared Redis on 6379).
 
 - `sentinel_topology`: a primary, a replica of it and a sentinel watching them (quorum 1), so
-  a test can force a failover;
+  a test can force a failover; its URL names a sentinel that is down before the live one;
 - `cluster_topology`: a Redis Cluster of three primaries (`redis-cli --cluster create`).
 
 Both require a password (given in the URLs, percent-encoded: it holds a comma and a slash).
@@ -133,15 +133,14 @@ class SentinelTopology:
     processes: RedisProcesses
 
     def current_primary(self) -> int:
-        """The primary's port as the sentinel names it now."""
-        answer = self.processes.cli_call(
-            self.sentinel, "SENTINEL", "get-master-addr-by-name", SERVICE
-        )
-        return int(answer.split()[1])
+        """The primary's port as the sentinel tells its clients now (SENTINEL MASTER: it
+        changes at the end of a failover, when the clients are meant to move)."""
+        answer = self.processes.cli_call(self.sentinel, "SENTINEL", "MASTER", SERVICE).split()
+        return int(answer[answer.index("port") + 1])
 
     def fail_over(self) -> int:
         """Make the replica the primary (SENTINEL FAILOVER) once it has every write; returns
-        the new primary's port. The old primary keeps running, as a replica."""
+        the new primary's port once the old one, still running, is its replica."""
         old = self.current_primary()
         deadline = time.monotonic() + 30
         while not self._replica_ready(old):
@@ -151,7 +150,12 @@ class SentinelTopology:
         while self.current_primary() == old:
             assert time.monotonic() < deadline, "the failover did not finish"
             time.sleep(0.02)
-        return self.current_primary()
+        new = self.current_primary()
+        # The sentinel turns the old primary into a replica when it next looks at it (about
+        # 10 s later); until then it still takes the writes of connections made before, and
+        # its resync drops them (Sentinel's own window). Done at once here, as it will be.
+        self.processes.cli_call(old, "REPLICAOF", "127.0.0.1", str(new))
+        return new
 
     def _replica_ready(self, primary: int) -> bool:
         """The sentinel knows the replica with its link up, and it has every write."""
@@ -189,7 +193,9 @@ def sentinel_topology(folder: Path) -> Iterator[SentinelTopology]:
             assert time.monotonic() < deadline, "the replica never synced"
             time.sleep(0.02)
         sentinel = processes.start(config=SENTINEL_CONFIG.replace("{primary}", str(primary)))
-        url = f"redis+sentinel://:{quote(PASSWORD, safe='')}@127.0.0.1:{sentinel}/{SERVICE}"
+        # A sentinel that is down comes first in the URL, as when one of several is.
+        sentinels = f"127.0.0.1:{free_port()},127.0.0.1:{sentinel}"
+        url = f"redis+sentinel://:{quote(PASSWORD, safe='')}@{sentinels}/{SERVICE}"
         yield SentinelTopology(url, primary, replica, sentinel, processes)
     finally:
         processes.stop()

@@ -95,9 +95,11 @@ class SentinelBusClients(ServerBusClients):
     def __init__(self, topology: RedisTopology) -> None:
         assert topology.service is not None
         self._service = topology.service
+        # One try per sentinel: a dead one is passed over for the next, never retried.
         sentinel_options = {
             "socket_timeout": TIMEOUT_SECONDS,
             "socket_connect_timeout": TIMEOUT_SECONDS,
+            "retry": Retry(NoBackoff(), 0),
             **topology.auth,
         }
         self._sentinel = Sentinel(  # type: ignore[no-untyped-call]  # untyped in redis-py
