@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     mq_exchange: str = "quart_template"
     redis_url: str | None = None
     relay_in_app: bool = True
+    # Events/s per destination an in-app relay keeps to while the API serves (0: no cap).
+    relay_busy_rate: float = Field(1200, ge=0)
     # How long a checked token is believed without asking the database again (0: always ask).
     session_cache_seconds: float = Field(2.0, ge=0)
 

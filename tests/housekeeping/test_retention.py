@@ -91,7 +91,7 @@ MODELS = {
 
 
 def _lease(rt: Runtime, holder: str = "test") -> Lease:
-    return Lease(rt.engine, holder=holder, write_lock=rt.sqlite_write_lock)
+    return Lease(rt.engine, holder=holder)
 
 
 async def _run(rt: Runtime, settings: Settings | None = None, **options: Any) -> Report:
