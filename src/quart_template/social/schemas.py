@@ -52,11 +52,30 @@ class GoogleSignIn(RequestModel):
 
     @model_validator(mode="after")
     def _one_way(self) -> GoogleSignIn:
-        if self.code is None and (self.idtoken is None or self.state is not None):
-            raise ValueError("send idtoken (and nonce), or code and state")
-        if self.code is not None and (self.idtoken is not None or self.nonce is not None):
+        if self.code is None:
+            one_way = self.idtoken is not None and self.state is None
+        else:
+            one_way = self.idtoken is None and self.nonce is None
+        if not one_way:
             raise ValueError("send idtoken (and nonce), or code and state")
         return self
+
+
+# What the JS SDK's `authResponse` (and Flask Template's front end) send; none goes with a code.
+SDK_FIELDS = (
+    "accessToken",
+    "userID",
+    "expiresIn",
+    "data_access_expiration_time",
+    "grantedScopes",
+    "graphDomain",
+    "reauthorize_required_in",
+    "signedRequest",
+    "email",
+    "name",
+    "id",
+    "picture",
+)
 
 
 class FacebookSignIn(RequestModel):
@@ -75,7 +94,7 @@ class FacebookSignIn(RequestModel):
                         _absent("code", "state"),
                     ]
                 },
-                {"allOf": [present("code"), _absent("accessToken", "userID")]},
+                {"allOf": [present("code"), _absent(*SDK_FIELDS)]},
             ]
         }
     )
@@ -97,11 +116,12 @@ class FacebookSignIn(RequestModel):
 
     @model_validator(mode="after")
     def _one_way(self) -> FacebookSignIn:
-        sdk = (self.accessToken, self.userID)
-        if self.code is None and (None in sdk or self.state is not None):
-            raise ValueError("send accessToken and userID, or code and state")
-        if self.code is not None and sdk != (None, None):
-            raise ValueError("send accessToken and userID, or code and state")
+        if self.code is None:
+            one_way = None not in (self.accessToken, self.userID) and self.state is None
+        else:
+            one_way = all(getattr(self, name) is None for name in SDK_FIELDS)
+        if not one_way:
+            raise ValueError("send accessToken and userID (the SDK's), or code and state")
         return self
 
 

@@ -79,7 +79,8 @@ async def _sign_in(
 @validate_request(CodeSignIn)
 @document_response(SignInResponse)
 async def sign_in_github(data: CodeSignIn) -> Response:
-    """Sign in (or link, when signed in) with a GitHub OAuth code."""
+    """Sign in (or link, when signed in) with a GitHub OAuth code (and its `state` when the
+    sign-in started at /social/github/authorize)."""
     return await _sign_in("github", github.exchange, data)
 
 
@@ -90,7 +91,8 @@ async def sign_in_github(data: CodeSignIn) -> Response:
 @validate_request(GoogleSignIn)
 @document_response(SignInResponse)
 async def sign_in_google(data: GoogleSignIn) -> Response:
-    """Sign in (or link, when signed in) with a Google ID token."""
+    """Sign in (or link, when signed in) with a Google ID token, or the code and `state` of a
+    sign-in started at /social/google/authorize."""
     return await _sign_in("google", google.exchange, data)
 
 
@@ -101,7 +103,8 @@ async def sign_in_google(data: GoogleSignIn) -> Response:
 @validate_request(CodeSignIn)
 @document_response(SignInResponse)
 async def sign_in_linkedin(data: CodeSignIn) -> Response:
-    """Sign in (or link, when signed in) with a LinkedIn OAuth code."""
+    """Sign in (or link, when signed in) with a LinkedIn OAuth code (and its `state` when the
+    sign-in started at /social/linkedin/authorize)."""
     return await _sign_in("linkedin", linkedin.exchange, data)
 
 
@@ -112,11 +115,16 @@ async def sign_in_linkedin(data: CodeSignIn) -> Response:
 @validate_request(FacebookSignIn)
 @document_response(SignInResponse)
 async def sign_in_facebook(data: FacebookSignIn) -> Response:
-    """Sign in (or link, when signed in) with a Facebook access token, checked with Facebook."""
+    """Sign in (or link, when signed in) with a Facebook access token, checked with Facebook,
+    or the code and `state` of a sign-in started at /social/facebook/authorize."""
     return await _sign_in("facebook", facebook.exchange, data)
 
 
-@blueprint.get("/social/<provider>/authorize")
+# The providers as an `any` converter: the OpenAPI document lists them, any other name is 404.
+AUTHORIZE_PATH = f"/social/<any({', '.join(flows.CODE_FLOWS)}):provider>/authorize"
+
+
+@blueprint.get(AUTHORIZE_PATH)
 @rate_limited(SCOPE)
 @answers(*AUTHORIZE_ANSWERS)
 @validate_querystring(AuthorizeQuery)
