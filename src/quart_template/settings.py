@@ -361,12 +361,12 @@ class Settings(BaseSettings):
 
         if not (self.social_redirect_uris or "").strip():
             return
-        for entry in self._redirect_entries:
+        for number, entry in enumerate(self._redirect_entries, start=1):
             parts = urlsplit(entry)
             if parts.scheme not in ("http", "https") or not parts.netloc or "#" in entry:
                 raise ConfigError(
                     "SOCIAL_REDIRECT_URIS",
-                    f"{entry!r} is no absolute http(s) URL without a fragment",
+                    f"entry {number} is no absolute http(s) URL without a fragment",
                 )
 
     def _check_email_queue(self) -> None:
