@@ -318,3 +318,22 @@ async def test_an_mfa_person_still_gets_the_second_factor_step(
         "/login_mfa", json={"mfa_token": body["mfa_token"], "otp": enrolled.code()}
     )
     assert done.status_code == 200 and (await done.get_json())["user"]["access_token"]
+
+
+@pytest.mark.parametrize("fault", ["500", "bad_json"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_failing_token_endpoint_is_502(
+    client: Client, providers: FakeProviders, provider: str, fault: str
+) -> None:
+    back = await _code_and_state(client, providers, provider)
+    providers.faults[TOKEN_PATHS[provider]] = fault
+    await json_error(await client.post(f"/social/{provider}", json=back), 502)
+
+
+async def test_a_slow_token_endpoint_is_504(
+    serve: Callable[..., Any], providers: FakeProviders
+) -> None:
+    client = await serve(**providers.settings_overrides(), provider_timeout=0.3)
+    back = await _code_and_state(client, providers, "google")
+    providers.faults[TOKEN_PATHS["google"]] = "hang"
+    await json_error(await client.post("/social/google", json=back), 504)

@@ -51,18 +51,25 @@ class CodeFlow:
 
     title: str
     scope: str
-    pkce: bool  # the dialog takes an S256 `code_challenge`
-    nonce: bool  # OpenID Connect: the ID token carries the `nonce` of the request
-    # Flask Template's front ends posted this provider's codes without a state: taken unless
-    # SOCIAL_REQUIRE_STATE (a provider new to codes takes them only with their state).
-    seed_code: bool
     endpoint: Callable[[Settings], str]
     client_id: Callable[[Settings], str]  # 501 when the code flow is not configured
+    pkce: bool = True  # the dialog takes an S256 `code_challenge`
+    nonce: bool = False  # OpenID Connect: the ID token carries the `nonce` of the request
+    # Flask Template's front ends posted this provider's codes without a state: taken unless
+    # SOCIAL_REQUIRE_STATE (a provider new to codes takes them only with their state).
+    seed_code: bool = False
 
 
 def not_configured(title: str) -> NotImplementedHere:
     """Without credentials a provider cannot vouch for anyone: not offered here (501)."""
     return NotImplementedHere(f"{title} sign-in is not configured.")
+
+
+def client_credentials(title: str, client_id: str | None, secret: str | None) -> tuple[str, str]:
+    """Our client id and secret at a provider; 501 when either is unset."""
+    if not client_id or not secret:
+        raise not_configured(title)
+    return client_id, secret
 
 
 @asynccontextmanager

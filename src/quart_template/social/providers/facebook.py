@@ -21,8 +21,8 @@ from quart_template.social.providers.base import (
     Flow,
     Identity,
     call,
+    client_credentials,
     json_body,
-    not_configured,
     optional_text,
     provider_deadline,
     required_text,
@@ -37,19 +37,15 @@ ME_FIELDS = "id,name,email,first_name,last_name"
 
 def credentials(settings: Settings) -> tuple[str, str]:
     """Our Facebook app; 501 without it."""
-    if not settings.facebook_client_id or not settings.facebook_client_secret:
-        raise not_configured(TITLE)
-    return settings.facebook_client_id, settings.facebook_client_secret
+    return client_credentials(TITLE, settings.facebook_client_id, settings.facebook_client_secret)
 
 
 CODE_FLOW = CodeFlow(
     title=TITLE,
     scope="email,public_profile",
-    pkce=False,
-    nonce=False,
-    seed_code=False,
     endpoint=lambda settings: settings.facebook_dialog_url,
     client_id=lambda settings: credentials(settings)[0],
+    pkce=False,  # state only: see the module docstring
 )
 
 

@@ -15,10 +15,10 @@ from quart_template.social.providers.base import (
     Flow,
     Identity,
     call,
+    client_credentials,
     code_for_token,
     json_answer,
     json_body,
-    not_configured,
     optional_text,
     provider_deadline,
     required_text,
@@ -31,19 +31,15 @@ REFUSED = "GitHub did not accept the code."
 
 def credentials(settings: Settings) -> tuple[str, str]:
     """Our OAuth app at GitHub; 501 without it."""
-    if not settings.github_client_id or not settings.github_oauth_client_secret:
-        raise not_configured(TITLE)
-    return settings.github_client_id, settings.github_oauth_client_secret
+    return client_credentials(TITLE, settings.github_client_id, settings.github_oauth_client_secret)
 
 
 CODE_FLOW = CodeFlow(
     title=TITLE,
     scope="read:user user:email",
-    pkce=True,
-    nonce=False,
-    seed_code=True,
     endpoint=lambda settings: f"{settings.github_oauth_url}/authorize",
     client_id=lambda settings: credentials(settings)[0],
+    seed_code=True,
 )
 
 

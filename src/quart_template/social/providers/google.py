@@ -17,6 +17,7 @@ from quart_template.social.providers.base import (
     CodeFlow,
     Flow,
     Identity,
+    client_credentials,
     code_for_token,
     not_configured,
     optional_text,
@@ -37,19 +38,15 @@ LEEWAY_SECONDS = 30
 
 def code_credentials(settings: Settings) -> tuple[str, str]:
     """Our web client at Google, with its secret (the code flow needs both); 501 without."""
-    if not settings.google_client_id or not settings.google_client_secret:
-        raise not_configured(TITLE)
-    return settings.google_client_id, settings.google_client_secret
+    return client_credentials(TITLE, settings.google_client_id, settings.google_client_secret)
 
 
 CODE_FLOW = CodeFlow(
     title=TITLE,
     scope="openid email profile",
-    pkce=True,
-    nonce=True,
-    seed_code=False,
     endpoint=lambda settings: settings.google_authorize_url,
     client_id=lambda settings: code_credentials(settings)[0],
+    nonce=True,
 )
 
 

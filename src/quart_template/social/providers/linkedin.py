@@ -15,9 +15,9 @@ from quart_template.social.providers.base import (
     Flow,
     Identity,
     call,
+    client_credentials,
     code_for_token,
     json_body,
-    not_configured,
     optional_text,
     provider_deadline,
     required_text,
@@ -31,19 +31,17 @@ REFUSED = "LinkedIn did not accept the code."
 
 def credentials(settings: Settings) -> tuple[str, str]:
     """Our OpenID Connect app at LinkedIn; 501 without it."""
-    if not settings.linkedin_client_id or not settings.linkedin_oauth_client_secret:
-        raise not_configured(TITLE)
-    return settings.linkedin_client_id, settings.linkedin_oauth_client_secret
+    return client_credentials(
+        TITLE, settings.linkedin_client_id, settings.linkedin_oauth_client_secret
+    )
 
 
 CODE_FLOW = CodeFlow(
     title=TITLE,
     scope="openid profile email",
-    pkce=True,
-    nonce=False,
-    seed_code=True,
     endpoint=lambda settings: f"{settings.linkedin_oauth_url}/authorization",
     client_id=lambda settings: credentials(settings)[0],
+    seed_code=True,
 )
 
 
