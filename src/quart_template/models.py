@@ -7,6 +7,7 @@ from quart_template.housekeeping.models import HousekeepingLease
 from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession
+from quart_template.social.models import SocialFlow
 
 __all__ = [
     "AuthSession",
@@ -19,4 +20,5 @@ __all__ = [
     "Person",
     "RecoveryCode",
     "SecurityEvent",
+    "SocialFlow",
 ]

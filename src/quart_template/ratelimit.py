@@ -50,6 +50,7 @@ Key = tuple[RateLimitItem, tuple[str, ...]]
 
 EMAIL_SCOPE = "email"
 SIGNUP_SCOPE = "signup"
+FLOW_SCOPE = "social_authorize"
 DEFAULT_KEY_PREFIX = "quart_template"
 REDIS_RETRY_SECONDS = 30.0
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -80,6 +81,7 @@ class CredentialLimiter:
         self.per_address = parse(settings.email_limit_per_address)
         self.emails_per_ip = parse(settings.email_limit_per_ip)
         self.signups_per_ip = parse(settings.signup_limit_per_ip)
+        self.flow_starts_per_ip = parse(settings.social_authorize_limit_per_ip)
         self._generation_seconds = max(
             GENERATION_MIN_SECONDS,
             2 * self.per_account.get_expiry(),
@@ -186,6 +188,12 @@ class CredentialLimiter:
     async def guard_signup(self, ip: str) -> None:
         """Count one sign-up attempt of the client IP; 429 over SIGNUP_LIMIT_PER_IP."""
         await self._count_or_refuse([(self.signups_per_ip, (SIGNUP_SCOPE, "ip", ip))], SIGNUP_SCOPE)
+
+    async def guard_flow_start(self, ip: str) -> None:
+        """Count one social sign-in started by the client IP (each keeps a row for a day);
+        429 over SOCIAL_AUTHORIZE_LIMIT_PER_IP."""
+        keys: list[Key] = [(self.flow_starts_per_ip, (FLOW_SCOPE, "ip", ip))]
+        await self._count_or_refuse(keys, FLOW_SCOPE)
 
     async def may_notify(self, email: str, *, scope: str = "notice") -> bool:
         """Whether one more unsolicited notice (e.g. "someone signed up with your address") may

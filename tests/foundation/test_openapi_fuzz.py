@@ -64,6 +64,8 @@ STATE_REFUSALS = {
     "MFA is not set up": "recovery codes of a person without MFA",
     # Contract section 8: another person's (or a made-up) login method is a 400.
     "This user doesn't have login method": "a made-up login method id",
+    # Only the redirect URIs of SOCIAL_REDIRECT_URIS are taken (no open redirect).
+    "This redirect_uri is not allowed": "a made-up redirect URI",
 }
 
 
