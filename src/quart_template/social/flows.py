@@ -27,7 +27,6 @@ from quart_template.social import flow_repository as repo
 from quart_template.social.models import SocialFlow
 from quart_template.social.providers import facebook, github, google, linkedin
 from quart_template.social.providers.base import CodeFlow, Flow
-from quart_template.social.transactions import write_gate
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ async def start(rt: Runtime, *, provider: str, redirect_uri: str, client: Client
     nonce = secrets.token_urlsafe(24) if spec.nonce else None
     now = utcnow()
     key = rt.settings.encryption_key
-    async with write_gate(rt), rt.db() as db, db.begin():
+    async with rt.db() as db, db.begin():
         repo.add_flow(
             db,
             SocialFlow(
@@ -153,7 +152,7 @@ async def finish(rt: Runtime, *, provider: str, state: str) -> Flow:
     if flow_id is None:
         raise _refused(STATE_INVALID, provider, "invalid")
     id_hash = _hash(flow_id)
-    async with write_gate(rt), rt.db() as db, db.begin():
+    async with rt.db() as db, db.begin():
         row = await repo.spend_flow(db, id_hash=id_hash, provider=provider)
         if row is None:
             raise _why_not(await repo.get_flow(db, id_hash=id_hash), provider)
