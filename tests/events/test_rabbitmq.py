@@ -268,6 +268,7 @@ async def test_a_backlog_drains_in_paced_slices_while_the_api_answers_every_requ
             await proxy.restore()
             await consumer.wait_for(80, within=30)
             await asyncio.wait_for(asking, 10)
+            await rt.relay.drain()  # type: ignore[union-attr]  # the last settle is written
             assert {r.status for r in await outbox_rows(rt, "rabbitmq")} == {"sent"}
     finally:
         await proxy.cut()
