@@ -21,6 +21,7 @@ from quart_template.events.outbox import SENT, OutboxMessage
 from quart_template.housekeeping.lease import Lease
 from quart_template.housekeeping.rules import Keyset, Matching, Rule
 from quart_template.mfa.models import MfaChallenge
+from quart_template.passkeys.models import PasskeyChallenge
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession, session_audit
 from quart_template.settings import Settings
@@ -28,7 +29,8 @@ from quart_template.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# A spent or expired second-factor challenge is kept this long (for support questions only).
+# A spent or expired second-factor or passkey challenge is kept this long (for support
+# questions only).
 CHALLENGE_RETENTION = timedelta(days=1)
 # After each batch, rest this many times as long as its write took: the purge holds the
 # database's write lock (and a CPU) at most a sixth of the time, which keeps the API's p99
@@ -67,6 +69,7 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
     challenges_before = now - CHALLENGE_RETENTION
     outbox_before = now - timedelta(days=settings.outbox_retention)
     session, challenge, outbox = _table(AuthSession), _table(MfaChallenge), _table(OutboxMessage)
+    ceremony = _table(PasskeyChallenge)
     rules: list[Rule] = [
         Matching(
             session,
@@ -80,6 +83,14 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
             [
                 (challenge.c.expires_at < challenges_before)
                 | (challenge.c.used_at < challenges_before)
+            ],
+        ),
+        Matching(
+            ceremony,
+            ceremony.c.challenge_hash,
+            [
+                (ceremony.c.expires_at < challenges_before)
+                | (ceremony.c.used_at < challenges_before)
             ],
         ),
         Keyset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -28,8 +28,29 @@ class SecondFactorRequest(RequestModel):
     email: Email | None = None
 
 
+Credential = Annotated[
+    dict[str, Any],
+    Field(
+        description="the PublicKeyCredential as JSON (`credential.toJSON()` in a browser): "
+        "id, rawId, type, response with base64url fields"
+    ),
+]
+
+
 class LoginMfaRequest(SecondFactorRequest):
-    otp: OtpCode
+    """Exactly one second factor: a TOTP code, or an assertion of one of the person's
+    passkeys answering `POST /passkeys/login/options {mfa_token}`."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("otp", "passkey"))
+
+    otp: OtpCode | None = None
+    passkey: Credential | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> LoginMfaRequest:
+        if (self.otp is None) == (self.passkey is None):
+            raise ValueError("send exactly one of otp or passkey")
+        return self
 
 
 RecoveryCode = Annotated[str, Field(min_length=1, max_length=64)]
