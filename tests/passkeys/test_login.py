@@ -3,6 +3,9 @@ verification, a first factor without it; every check of the assertion refuses wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select
@@ -229,3 +232,10 @@ async def test_garbage_is_refused(client: Client) -> None:
     await json_error(await client.post("/passkeys/login", json={}), 400)
     both = {"email": "a@example.com", "mfa_token": "x"}
     await json_error(await client.post("/passkeys/login/options", json=both), 400)
+
+
+async def test_options_requests_are_limited_per_client_ip(serve: Callable[..., Any]) -> None:
+    client = await serve(passkey_options_limit_per_ip="2/15minutes")
+    for _ in range(2):
+        assert (await client.post("/passkeys/login/options", json={})).status_code == 200
+    await retry_after(await client.post("/passkeys/login/options", json={}))

@@ -48,9 +48,12 @@ def passkey_item(passkey: Passkey) -> dict[str, Any]:
     }
 
 
-async def registration_options(rt: Runtime, *, person: PersonSummary) -> dict[str, Any]:
+async def registration_options(
+    rt: Runtime, *, person: PersonSummary, client: ClientInfo
+) -> dict[str, Any]:
     """The creation options for a new passkey of the caller, its challenge stored (5 minutes,
     single use); 409 at MAX_PASSKEYS."""
+    await rt.limiter.guard_passkey_options(client.ip)
     challenge = secrets.token_bytes(32)
     async with rt.db() as db, db.begin():
         existing = await repo.list_passkeys(db, person_id=person.entity_id)

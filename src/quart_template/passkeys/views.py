@@ -38,7 +38,9 @@ async def passkey_registration_options() -> Response:
     """Start registering a passkey (no body; needs a recent proof in the session): the
     creation options for `navigator.credentials.create()`; the challenge works once, for 5
     minutes (409 at 20 passkeys)."""
-    options = await service.registration_options(runtime(), person=current_caller().person)
+    options = await service.registration_options(
+        runtime(), person=current_caller().person, client=client_info()
+    )
     return reply({"success": True, **options}, no_store=True)
 
 
