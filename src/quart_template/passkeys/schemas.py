@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from quart_template.schema import RequestModel, ResponseModel
+from quart_template.schema import RequestModel, ResponseModel, present
 from quart_template.signin.schemas import Credential, Email, MfaToken
 
 PasskeyName = Annotated[str, Field(max_length=100)]
@@ -24,7 +24,7 @@ class LoginOptionsRequest(RequestModel):
     that person's passkeys; `mfa_token` (from /login) for the second factor of that login."""
 
     model_config = ConfigDict(
-        json_schema_extra={"not": {"required": ["email", "mfa_token"]}},
+        json_schema_extra={"not": {"allOf": [present("email"), present("mfa_token")]}},
     )
 
     email: Email | None = None
