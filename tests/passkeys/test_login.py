@@ -3,6 +3,7 @@ verification, a first factor without it; every check of the assertion refuses wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -239,3 +240,13 @@ async def test_options_requests_are_limited_per_client_ip(serve: Callable[..., A
     for _ in range(2):
         assert (await client.post("/passkeys/login/options", json={})).status_code == 200
     await retry_after(await client.post("/passkeys/login/options", json={}))
+
+
+async def test_parallel_answers_with_one_challenge_sign_in_once(
+    client: Client, user: PersonWithToken, authenticator: SoftAuthenticator
+) -> None:
+    await register(client, user.headers, authenticator)
+    options = await login_options(client)
+    credential = authenticator.get(options)
+    answers = await asyncio.gather(*(_answer(client, credential) for _ in range(10)))
+    assert sorted(a.status_code for a in answers) == [200] + [401] * 9  # type: ignore[attr-defined]

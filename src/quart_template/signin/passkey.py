@@ -9,6 +9,7 @@ import secrets
 from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 from webauthn.helpers.structs import UserVerificationRequirement
 
 from quart_template.accounts.models import Person, normalise_email
@@ -124,6 +125,8 @@ async def log_in_with_passkey(
             outcome = await _signed_in(db, rt, current, verified.user_verified, client)
     except CeremonyFailed as failure:
         await refused_assertion(rt, client, failure, person=person)
+    except StaleDataError:  # removed meanwhile (on SQLite, which has no row locks)
+        await refused_assertion(rt, client, CeremonyFailed("removed meanwhile"), person=person)
     if isinstance(outcome, SignedIn):
         await rt.limiter.clear(person.email)
     return outcome
