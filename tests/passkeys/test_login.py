@@ -250,3 +250,17 @@ async def test_parallel_answers_with_one_challenge_sign_in_once(
     credential = authenticator.get(options)
     answers = await asyncio.gather(*(_answer(client, credential) for _ in range(10)))
     assert sorted(a.status_code for a in answers) == [200] + [401] * 9  # type: ignore[attr-defined]
+
+
+async def test_the_credential_may_be_the_body_itself(
+    client: Client, user: PersonWithToken, authenticator: SoftAuthenticator
+) -> None:
+    # `credential.toJSON()` sent as it is, to either route.
+    options = await client.post("/passkeys/register/options", headers=user.headers)
+    created = authenticator.create(await options.get_json())
+    response = await client.post("/passkeys/register", json=created, headers=user.headers)
+    assert response.status_code == 201
+    assertion = authenticator.get(await login_options(client))
+    assert (await client.post("/passkeys/login", json=assertion)).status_code == 200
+    both = {**authenticator.get(await login_options(client)), "credential": assertion}
+    await json_error(await client.post("/passkeys/login", json=both), 400)

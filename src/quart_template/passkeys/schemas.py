@@ -9,13 +9,15 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from quart_template.schema import RequestModel, ResponseModel, present
-from quart_template.signin.schemas import Credential, Email, MfaToken
+from quart_template.signin.schemas import CredentialRequest, Email, MfaToken
 
 PasskeyName = Annotated[str, Field(max_length=100)]
 
 
-class RegisterRequest(RequestModel):
-    credential: Credential
+class RegisterRequest(CredentialRequest):
+    """The credential `navigator.credentials.create()` made (as `credential`, or the body
+    itself), and a name for it."""
+
     name: PasskeyName | None = None
 
 
@@ -37,8 +39,8 @@ class LoginOptionsRequest(RequestModel):
         return self
 
 
-class PasskeyLoginRequest(RequestModel):
-    credential: Credential
+class PasskeyLoginRequest(CredentialRequest):
+    """The assertion `navigator.credentials.get()` made (as `credential`, or the body itself)."""
 
 
 class Descriptor(ResponseModel):

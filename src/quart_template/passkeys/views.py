@@ -56,7 +56,7 @@ async def register_passkey(data: RegisterRequest) -> Response:
     passkey = await service.register(
         runtime(),
         person=current_caller().person,
-        credential=data.credential,
+        credential=data.webauthn_credential(),
         name=data.name,
         client=client_info(),
     )
@@ -116,6 +116,6 @@ async def passkey_login(data: PasskeyLoginRequest) -> Response:
     verification, the user object with a token; without, a first factor only (an MFA person
     gets the `mfa_token` step)."""
     outcome = await signin.log_in_with_passkey(
-        runtime(), credential=data.credential, client=client_info()
+        runtime(), credential=data.webauthn_credential(), client=client_info()
     )
     return reply(sign_in_response(outcome), no_store=True)

@@ -37,6 +37,36 @@ Credential = Annotated[
 ]
 
 
+class CredentialRequest(RequestModel):
+    """A WebAuthn credential: inside `credential`, or the body itself as `credential.toJSON()`
+    gives it (`id`, `rawId`, `type`, `response`, ...)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("credential", "response"))
+
+    credential: Credential | None = None
+    id: Annotated[str, Field(max_length=2048)] | None = None
+    rawId: Annotated[str, Field(max_length=2048)] | None = None
+    type: Annotated[str, Field(max_length=32)] | None = None
+    response: dict[str, Any] | None = None
+    authenticatorAttachment: Annotated[str, Field(max_length=32)] | None = None
+    clientExtensionResults: dict[str, Any] | None = None  # accepted, not used
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CredentialRequest:
+        if (self.credential is None) == (self.response is None):
+            raise ValueError("send the credential as `credential`, or as the body itself")
+        return self
+
+    def webauthn_credential(self) -> dict[str, Any]:
+        """The credential as py_webauthn reads it, whichever form it came in."""
+        if self.credential is not None:
+            return self.credential
+        return self.model_dump(include=set(WEBAUTHN_FIELDS), exclude_none=True)
+
+
+WEBAUTHN_FIELDS = ("id", "rawId", "type", "response", "authenticatorAttachment")
+
+
 class LoginMfaRequest(SecondFactorRequest):
     """Exactly one second factor: a TOTP code, or an assertion of one of the person's
     passkeys answering `POST /passkeys/login/options {mfa_token}`."""
