@@ -105,6 +105,9 @@ def _register_request_guards(app: Quart, settings: Settings) -> None:
 
     @app.before_request
     async def _guard() -> Response | None:
+        rt: Runtime | None = app.extensions.get("runtime")
+        if rt is not None:
+            rt.activity.seen()
         if request.routing_exception is not None:
             return None  # an unknown path or method is a 404/405, whatever its body
         if request.method == "OPTIONS":  # CORS headers, if any, come from `headers`

@@ -8,6 +8,7 @@ from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
 from quart_template.passkeys.models import Passkey, PasskeyChallenge
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession
+from quart_template.social.models import SocialFlow
 
 __all__ = [
     "AuthSession",
@@ -22,4 +23,5 @@ __all__ = [
     "Person",
     "RecoveryCode",
     "SecurityEvent",
+    "SocialFlow",
 ]

@@ -51,6 +51,7 @@ Key = tuple[RateLimitItem, tuple[str, ...]]
 EMAIL_SCOPE = "email"
 SIGNUP_SCOPE = "signup"
 PASSKEY_OPTIONS_SCOPE = "passkey_options"
+FLOW_SCOPE = "social_authorize"
 DEFAULT_KEY_PREFIX = "quart_template"
 REDIS_RETRY_SECONDS = 30.0
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -82,6 +83,7 @@ class CredentialLimiter:
         self.emails_per_ip = parse(settings.email_limit_per_ip)
         self.signups_per_ip = parse(settings.signup_limit_per_ip)
         self.passkey_options_per_ip = parse(settings.passkey_options_limit_per_ip)
+        self.flow_starts_per_ip = parse(settings.social_authorize_limit_per_ip)
         self._generation_seconds = max(
             GENERATION_MIN_SECONDS,
             2 * self.per_account.get_expiry(),
@@ -194,6 +196,12 @@ class CredentialLimiter:
         for nobody signed in); 429 over PASSKEY_OPTIONS_LIMIT_PER_IP."""
         keys: list[Key] = [(self.passkey_options_per_ip, (PASSKEY_OPTIONS_SCOPE, "ip", ip))]
         await self._count_or_refuse(keys, PASSKEY_OPTIONS_SCOPE)
+
+    async def guard_flow_start(self, ip: str) -> None:
+        """Count one social sign-in started by the client IP (each keeps a row for a day);
+        429 over SOCIAL_AUTHORIZE_LIMIT_PER_IP."""
+        keys: list[Key] = [(self.flow_starts_per_ip, (FLOW_SCOPE, "ip", ip))]
+        await self._count_or_refuse(keys, FLOW_SCOPE)
 
     async def may_notify(self, email: str, *, scope: str = "notice") -> bool:
         """Whether one more unsolicited notice (e.g. "someone signed up with your address") may

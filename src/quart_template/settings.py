@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     mq_exchange: str = "quart_template"
     redis_url: str | None = None
     relay_in_app: bool = True
+    # Events/s per destination an in-app relay keeps to while the API serves (0: no cap).
+    relay_busy_rate: float = Field(1200, ge=0)
     # How long a checked token is believed without asking the database again (0: always ask).
     session_cache_seconds: float = Field(2.0, ge=0)
 
@@ -177,6 +179,10 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     google_client_id: str | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # Google's code flow (GET /social/google/authorize) needs the web client's secret too.
+    google_client_secret: str | None = None
+    google_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
     linkedin_client_id: str | None = None
     linkedin_oauth_client_secret: str | None = None
     linkedin_redirect_uri_: str | None = Field(
@@ -188,8 +194,16 @@ class Settings(BaseSettings):
     facebook_client_id: str | None = None
     facebook_client_secret: str | None = None
     facebook_graph_url: str = "https://graph.facebook.com"
+    facebook_dialog_url: str = "https://www.facebook.com/dialog/oauth"
     facebook_email_verified: bool = False
     expose_provider_tokens: bool = False
+    # The server-driven flow (GET /social/<provider>/authorize): the redirect URIs a flow may
+    # name (comma-separated; `{provider}` stands for the provider's name; unset or empty = the
+    # default below), whether a code must come with its flow's state, and how many flows one
+    # client IP may start.
+    social_redirect_uris: str | None = None
+    social_require_state: bool = False
+    social_authorize_limit_per_ip: str = "200/15minutes"
 
     # --- realtime, errors --------------------------------------------------------------
     pusher_app_id: str | None = None
@@ -265,6 +279,22 @@ class Settings(BaseSettings):
     @property
     def linkedin_redirect_uri(self) -> str:
         return self.linkedin_redirect_uri_ or self.frontend_url
+
+    def social_redirect_uris_for(self, provider: str) -> frozenset[str]:
+        """The redirect URIs a server-driven flow of `provider` may name (compared exactly):
+        SOCIAL_REDIRECT_URIS, else LINKEDIN_REDIRECT_URI and
+        FRONTEND_URL/session/social/<provider>."""
+        return frozenset(entry.replace("{provider}", provider) for entry in self._redirect_entries)
+
+    @property
+    def _redirect_entries(self) -> list[str]:
+        entries = [e.strip() for e in (self.social_redirect_uris or "").split(",") if e.strip()]
+        if entries:
+            return entries
+        return [
+            self.linkedin_redirect_uri,
+            f"{self.frontend_url.rstrip('/')}/session/social/{{provider}}",
+        ]
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -350,6 +380,22 @@ class Settings(BaseSettings):
         self._check_email_queue()
         self._check_limits_and_proxies()
         self._check_webauthn()
+        self._check_redirect_uris()
+
+    def _check_redirect_uris(self) -> None:
+        """A redirect URI is where a provider sends a person with a code: an absolute http(s)
+        URL without a fragment (RFC 6749, 3.1.2), or no provider would accept it."""
+        from urllib.parse import urlsplit
+
+        if not (self.social_redirect_uris or "").strip():
+            return
+        for number, entry in enumerate(self._redirect_entries, start=1):
+            parts = urlsplit(entry)
+            if parts.scheme not in ("http", "https") or not parts.netloc or "#" in entry:
+                raise ConfigError(
+                    "SOCIAL_REDIRECT_URIS",
+                    f"entry {number} is no absolute http(s) URL without a fragment",
+                )
 
     def _check_email_queue(self) -> None:
         """A name the email-transmitter would never see, or a queue the broker refuses, is a
@@ -393,6 +439,7 @@ class Settings(BaseSettings):
             "email_limit_per_ip",
             "signup_limit_per_ip",
             "passkey_options_limit_per_ip",
+            "social_authorize_limit_per_ip",
         )
         for variable in limits:
             try:

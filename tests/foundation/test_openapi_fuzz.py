@@ -69,6 +69,8 @@ STATE_REFUSALS = {
     "The passkey challenge is unknown": "a credential answering no challenge of ours",
     "This user doesn't have passkey": "a made-up passkey id",
     "You have no passkey": "the fuzzer's person has no passkey to be the second factor",
+    # Only the redirect URIs of SOCIAL_REDIRECT_URIS are taken (no open redirect).
+    "This redirect_uri is not allowed": "a made-up redirect URI",
 }
 
 

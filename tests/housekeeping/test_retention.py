@@ -1,8 +1,8 @@
 """What housekeeping deletes and what it keeps: ended sessions (with their history) after
-SESSION_RETENTION, spent or expired challenges (second factor, passkey) after a day,
-delivered outbox rows after OUTBOX_RETENTION, security events after SECURITY_EVENT_RETENTION,
-audit history only when AUDIT_RETENTION is set; live rows and every entity's current row
-always stay."""
+SESSION_RETENTION, spent or expired challenges (second factor, passkey) and social sign-in
+flows after a day, delivered outbox rows after OUTBOX_RETENTION, security events after
+SECURITY_EVENT_RETENTION, audit history only when AUDIT_RETENTION is set; live rows and every
+entity's current row always stay."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession, session_audit
 from quart_template.settings import Settings
+from quart_template.social.models import SocialFlow
 from tests.support.factories import PersonWithToken, signed_in
 from tests.support.retention import (
     add_challenge,
+    add_flow,
     add_outbox_row,
     add_passkey_challenge,
     add_security_event,
@@ -70,6 +72,10 @@ async def _world(rt: Runtime) -> World:
             await add_passkey_challenge(rt, expired_days_ago=1.5),
             await add_passkey_challenge(rt, expired_days_ago=3, used_days_ago=3),
         },
+        "social_flow": {
+            await add_flow(rt, expired_days_ago=1.2),
+            await add_flow(rt, expired_days_ago=2, used_days_ago=2.005),  # finished
+        },
         "outbox": {await add_outbox_row(rt, status=SENT, created_days_ago=9, sent_days_ago=8)},
         "security_event": {await add_security_event(rt, person, days_ago=400)},
     }
@@ -82,6 +88,11 @@ async def _world(rt: Runtime) -> World:
         "passkey_challenge": {
             await add_passkey_challenge(rt, expired_days_ago=-0.003),  # pending
             await add_passkey_challenge(rt, expired_days_ago=0.5, used_days_ago=0.5),
+        },
+        "social_flow": {
+            await add_flow(rt, expired_days_ago=-0.005),  # in flight: 7 minutes left
+            await add_flow(rt, expired_days_ago=0.9),  # expired, but lately
+            await add_flow(rt, expired_days_ago=0.5, used_days_ago=0.505),  # finished lately
         },
         "outbox": {
             await add_outbox_row(rt, status=SENT, created_days_ago=7, sent_days_ago=6),
@@ -97,13 +108,14 @@ MODELS = {
     "session": AuthSession,
     "mfa_challenge": MfaChallenge,
     "passkey_challenge": PasskeyChallenge,
+    "social_flow": SocialFlow,
     "outbox": OutboxMessage,
     "security_event": SecurityEvent,
 }
 
 
 def _lease(rt: Runtime, holder: str = "test") -> Lease:
-    return Lease(rt.engine, holder=holder, write_lock=rt.sqlite_write_lock)
+    return Lease(rt.engine, holder=holder)
 
 
 async def _run(rt: Runtime, settings: Settings | None = None, **options: Any) -> Report:

@@ -20,6 +20,7 @@ from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.service import issue_session, revoke_session
+from quart_template.social.models import SocialFlow
 
 DAY = timedelta(days=1)
 CLIENT = ClientInfo("127.0.0.1", "pytest")
@@ -83,6 +84,27 @@ async def _add_expiring(
     row.used_at = None if used_days_ago is None else ago(used_days_ago)
     async with rt.db() as db, db.begin():
         db.add(row)
+
+
+async def add_flow(
+    rt: Runtime, *, expired_days_ago: float, used_days_ago: float | None = None
+) -> str:
+    """A server-driven social sign-in that expired (and maybe was finished) so many days ago."""
+    key = secrets.token_hex(32)
+    expires = ago(expired_days_ago)
+    async with rt.db() as db, db.begin():
+        db.add(
+            SocialFlow(
+                id_hash=key,
+                provider="github",
+                redirect_uri="http://frontend.test/session/social/github",
+                code_verifier_encrypted="sealed",
+                created_at=expires - timedelta(minutes=10),
+                expires_at=expires,
+                used_at=None if used_days_ago is None else ago(used_days_ago),
+            )
+        )
+    return key
 
 
 async def add_outbox_row(

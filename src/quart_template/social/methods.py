@@ -17,7 +17,6 @@ from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
 from quart_template.social import repository as repo
-from quart_template.social.transactions import write_gate
 
 UNLINK_SCOPE = "social_unlink"
 LAST_METHOD = (
@@ -61,7 +60,7 @@ async def list_methods(rt: Runtime, *, person_id: str) -> list[dict[str, Any]]:
 async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientInfo) -> None:
     """Soft-delete one of the caller's methods; 409 when nothing would be left to sign in with.
     The owner gets a notice, so unlinks count against the email limits."""
-    async with write_gate(rt), rt.db() as db, db.begin():
+    async with rt.db() as db, db.begin():
         # Locked first, so two concurrent unlinks cannot each count the other as a way left.
         person = await repo.lock_person(db, entity_id=person_id)
         if person is None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 02:15:37.918926
+Create Date: 2026-12-02 03:06:46.078476
 """
 
 from collections.abc import Sequence
@@ -278,6 +278,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_session_audit_entity_id"), ["entity_id"], unique=False)
 
     op.create_table(
+        "social_flow",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("redirect_uri", sa.String(length=2048), nullable=False),
+        sa.Column("code_verifier_encrypted", sa.Text(), nullable=True),
+        sa.Column("nonce", sa.String(length=64), nullable=True),
+        sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_social_flow")),
+    )
+    with op.batch_alter_table("social_flow", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_social_flow_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_social_flow_used_at"), ["used_at"], unique=False)
+
+    op.create_table(
         "login_method",
         sa.Column("person_id", sa.String(length=32), nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
@@ -454,6 +470,7 @@ def downgrade() -> None:
     op.drop_table("otp_method")
     op.drop_table("mfa_challenge")
     op.drop_table("login_method")
+    op.drop_table("social_flow")
     op.drop_table("session_audit")
     op.drop_table("security_event")
     op.drop_table("recovery_code_audit")
