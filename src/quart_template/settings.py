@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     recovery_codes_count: int = Field(10, ge=1, le=100)
     recovery_codes_viewable: bool = True
 
+    # --- passkeys (WebAuthn) -----------------------------------------------------------
+    # Unset: the host of FRONTEND_URL, MFA_ISSUER, and FRONTEND_URL's origin.
+    webauthn_rp_id_: str | None = Field(None, validation_alias=_alias("WEBAUTHN_RP_ID"))
+    webauthn_rp_name_: str | None = Field(None, validation_alias=_alias("WEBAUTHN_RP_NAME"))
+    webauthn_origins_: str | None = Field(None, validation_alias=_alias("WEBAUTHN_ORIGINS"))
+    passkey_options_limit_per_ip: str = "100/15minutes"
+
     # --- social providers --------------------------------------------------------------
     provider_timeout: float = Field(10.0, gt=0)
     github_client_id: str | None = None
@@ -295,6 +302,24 @@ class Settings(BaseSettings):
         return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
 
     @property
+    def webauthn_rp_id(self) -> str:
+        """The relying party's id passkeys are bound to: WEBAUTHN_RP_ID or FRONTEND_URL's host."""
+        return self.webauthn_rp_id_ or (urlsplit(self.frontend_url).hostname or "")
+
+    @property
+    def webauthn_rp_name(self) -> str:
+        return self.webauthn_rp_name_ or self.mfa_issuer
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """The origins a passkey ceremony may come from (WEBAUTHN_ORIGINS, comma-separated)."""
+        if self.webauthn_origins_:
+            raw = [o.strip().rstrip("/") for o in self.webauthn_origins_.split(",")]
+            return [origin for origin in raw if origin]
+        parts = urlsplit(self.frontend_url)
+        return [f"{parts.scheme}://{parts.netloc}"]
+
+    @property
     def transmitter_events(self) -> frozenset[str]:
         """The events EMAIL_TRANSMITTER_EVENTS names (unset, empty or "all": every one)."""
         names = {n.strip().upper() for n in self.email_transmitter_events.split(",") if n.strip()}
@@ -354,6 +379,7 @@ class Settings(BaseSettings):
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
         self._check_email_queue()
         self._check_limits_and_proxies()
+        self._check_webauthn()
         self._check_redirect_uris()
 
     def _check_redirect_uris(self) -> None:
@@ -412,6 +438,7 @@ class Settings(BaseSettings):
             "email_limit_per_address",
             "email_limit_per_ip",
             "signup_limit_per_ip",
+            "passkey_options_limit_per_ip",
             "social_authorize_limit_per_ip",
         )
         for variable in limits:
@@ -424,6 +451,24 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise ConfigError("TRUSTED_PROXIES", "comma-separated IP addresses or CIDRs") from None
+
+    def _check_webauthn(self) -> None:
+        """A browser refuses a passkey ceremony whose origin is not on the RP ID's domain:
+        a mismatch would only show as every passkey failing, so it is said at start-up."""
+        rp_id = self.webauthn_rp_id
+        if not rp_id or "/" in rp_id or ":" in rp_id:
+            raise ConfigError("WEBAUTHN_RP_ID", "a host name such as example.com (no scheme, port)")
+        if not self.webauthn_origins:
+            raise ConfigError("WEBAUTHN_ORIGINS", "name at least one origin")
+        for origin in self.webauthn_origins:
+            parts = urlsplit(origin)
+            host = parts.hostname or ""
+            if parts.scheme not in ("https", "http") or not host:
+                raise ConfigError("WEBAUTHN_ORIGINS", f"{origin!r} is no origin (https://host)")
+            if host != rp_id and not host.endswith(f".{rp_id}"):
+                raise ConfigError(
+                    "WEBAUTHN_ORIGINS", f"{origin!r} is not on the domain of RP ID {rp_id!r}"
+                )
 
 
 def load_settings() -> Settings:

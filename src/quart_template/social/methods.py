@@ -12,6 +12,7 @@ from quart_template.email import messages
 from quart_template.email.payload import notice_data, provider_data
 from quart_template.errors import BadRequest, Conflict, Unauthorized
 from quart_template.events.outbox import enqueue_email
+from quart_template.passkeys.repository import has_passkeys
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
@@ -19,7 +20,8 @@ from quart_template.social import repository as repo
 
 UNLINK_SCOPE = "social_unlink"
 LAST_METHOD = (
-    "This is your last way to sign in: add a password or link another account before removing it."
+    "This is your last way to sign in: add a password, a passkey or link another account "
+    "before removing it."
 )
 
 
@@ -73,6 +75,8 @@ async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientI
         still_works = any(m.provider != "signup" or has_password for m in others)
         if method.provider != "signup" and has_password:
             still_works = True
+        if await has_passkeys(db, person_id=person_id):
+            still_works = True  # a passkey signs in on its own
         if not still_works:
             raise Conflict(LAST_METHOD)
         # Counted once the unlink will happen: a refused one sends nothing.
