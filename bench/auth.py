@@ -46,6 +46,7 @@ class Run:
     errors: int = 0
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    finished: list[float] = field(default_factory=list)  # perf_counter() at each success
     server_cpu: float = 0.0
     client_cpu: float = 0.0
 
@@ -127,7 +128,8 @@ async def load(
                 ok = False
             if ok:
                 run.count += 1
-                run.latencies.append(time.perf_counter() - t0)
+                run.finished.append(time.perf_counter())
+                run.latencies.append(run.finished[-1] - t0)
             else:
                 run.errors += 1
 

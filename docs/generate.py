@@ -71,22 +71,54 @@ def _errors(operation: dict[str, Any]) -> str:
 
 
 def _fields(operation: dict[str, Any]) -> str:
-    """Required fields first, then the optional ones; the media types when not JSON only."""
+    """Required fields first, then the optional ones (per alternative, for a body that takes
+    one of several shapes); the media types when not JSON only; a query's parameters."""
     content = operation.get("requestBody", {}).get("content", {})
     if not content:
-        return NOTHING
+        query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+        if not query:
+            return NOTHING
+        return "query: " + _field_list(
+            [p["name"] for p in query], {p["name"] for p in query if p.get("required")}, set()
+        )
     media_type = JSON if JSON in content else next(iter(content))
     media = content[media_type]
     schema = media.get("schema", {})
-    required = schema.get("required", [])
     names = list(schema.get("properties", {}))
-    text = ", ".join(f"`{name}`" for name in names if name in required)
-    optional = [f"`{name}`" for name in names if name not in required]
-    if optional:
-        text += ("; optional " if text else "optional ") + ", ".join(optional)
+    alternatives = [_alternative(part) for part in schema.get("oneOf", [])]
+    if alternatives:
+        # Exactly one alternative matches: what another one needs is no option in this one.
+        needed = [required for required, _ in alternatives]
+        text = " — or ".join(
+            _field_list(names, required, absent | set().union(*needed) - required)
+            for required, absent in alternatives
+        )
+    else:
+        text = _field_list(names, set(schema.get("required", [])), set())
     if list(content) == [JSON]:
         return text
     return f"{text} ({' or '.join(sorted(content, key=lambda name: name == JSON))})"
+
+
+def _field_list(names: list[str], required: set[str], absent: set[str]) -> str:
+    text = ", ".join(f"`{name}`" for name in names if name in required)
+    optional = [f"`{name}`" for name in names if name not in required | absent]
+    if optional:
+        text += ("; optional " if text else "optional ") + ", ".join(optional)
+    return text
+
+
+def _alternative(part: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """One `oneOf` alternative of a body: the fields it needs, and those it must not send
+    (a field whose schema there is only `null`)."""
+    required: set[str] = set()
+    absent: set[str] = set()
+    for piece in [part, *part.get("allOf", [])]:
+        required |= set(piece.get("required", []))
+        for name, rule in piece.get("properties", {}).items():
+            if rule == {"type": "null"}:
+                absent.add(name)
+    return required, absent
 
 
 def generated_block(guide: str) -> str:

@@ -71,12 +71,13 @@ def _register_blueprints(app: Quart) -> None:
     from quart_template.events.views import blueprint as events
     from quart_template.health import blueprint as health
     from quart_template.mfa.views import blueprint as mfa
+    from quart_template.passkeys.views import blueprint as passkeys
     from quart_template.security.views import blueprint as security
     from quart_template.sessions.views import blueprint as sessions
     from quart_template.signin.views import blueprint as signin
     from quart_template.social.views import blueprint as social
 
-    for blueprint in (health, signin, accounts, sessions, mfa, social, events, security):
+    for blueprint in (health, signin, accounts, sessions, mfa, passkeys, social, events, security):
         app.register_blueprint(blueprint)
 
 
@@ -104,6 +105,9 @@ def _register_request_guards(app: Quart, settings: Settings) -> None:
 
     @app.before_request
     async def _guard() -> Response | None:
+        rt: Runtime | None = app.extensions.get("runtime")
+        if rt is not None:
+            rt.activity.seen()
         if request.routing_exception is not None:
             return None  # an unknown path or method is a 404/405, whatever its body
         if request.method == "OPTIONS":  # CORS headers, if any, come from `headers`

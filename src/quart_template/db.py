@@ -5,10 +5,11 @@ entities or of events."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,7 +22,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     AsyncSessionTransaction,
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 from quart_template.dbfaults import watch_connections
@@ -142,6 +146,51 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return found
 
 
+# SQLite's own wait for the write lock (busy_timeout above) polls with sleeps of up to 100 ms,
+# leaving the lock idle meanwhile: under a steady stream of writers (logins next to a relay
+# draining a backlog) throughput collapsed to a tenth. This process's writers queue here
+# instead and get the lock the moment its holder is done. Other processes on the same file
+# still meet SQLite's busy handler.
+WRITE_WAIT_SECONDS = 30.0  # as long as SQLite's own busy_timeout
+_GATES: weakref.WeakKeyDictionary[Pool, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def write_gate(bind: AsyncEngine | AsyncConnection | None) -> AbstractAsyncContextManager[Any]:
+    """Hold this while a write transaction runs on `bind`: one writer at a time per SQLite
+    database in this process, queued in order; nothing to hold on other databases or for a
+    `reader` bind. Not re-entrant: a task never opens a second write transaction inside one."""
+    engine = bind.engine if isinstance(bind, AsyncConnection) else bind
+    if (
+        engine is None
+        or engine.dialect.name != "sqlite"
+        or engine.get_execution_options().get(READ_ONLY_OPTION, False)
+    ):
+        return nullcontext()
+    pool = engine.sync_engine.pool
+    loop = asyncio.get_running_loop()
+    found = _GATES.get(pool)
+    if found is None or found[0] is not loop:  # a lock serves one event loop
+        found = _GATES[pool] = (loop, asyncio.Lock())
+    return _held(found[1])
+
+
+@asynccontextmanager
+async def _held(lock: asyncio.Lock) -> AsyncIterator[None]:
+    try:
+        await asyncio.wait_for(lock.acquire(), WRITE_WAIT_SECONDS)
+    except TimeoutError:
+        # What SQLite itself raises after busy_timeout: the API answers it with a 503.
+        raise OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     from pathlib import Path
 
@@ -177,17 +226,36 @@ async def finish(work: Awaitable[T]) -> T:
 
 
 class _Transaction(AsyncSessionTransaction):
-    """`session.begin()` whose end (commit or rollback, and the connection's return to the
-    pool) always completes: SQLAlchemy shields a session's close, not a transaction's end."""
+    """`session.begin()` that waits at the SQLite write gate (`write_gate`), and whose end
+    (commit or rollback, and the connection's return to the pool) always completes:
+    SQLAlchemy shields a session's close, not a transaction's end."""
+
+    _gate: AbstractAsyncContextManager[Any] | None = None
+
+    async def __aenter__(self) -> AsyncSessionTransaction:
+        gate = write_gate(self.session.bind)
+        await gate.__aenter__()
+        try:
+            entered = await super().__aenter__()
+        except BaseException:
+            await gate.__aexit__(None, None, None)
+            raise
+        self._gate = gate
+        return entered
 
     async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
-        if isinstance(value, asyncio.CancelledError):
-            # Cancelled mid-request: the driver may be halfway through reading an answer, so a
-            # ROLLBACK on that connection would read the rest of it. Throw the connection away
-            # instead; the server rolls the transaction back when it closes.
-            await finish(self.session.invalidate())
-            return
-        await finish(super().__aexit__(type_, value, traceback))
+        try:
+            if isinstance(value, asyncio.CancelledError):
+                # Cancelled mid-request: the driver may be halfway through reading an answer,
+                # so a ROLLBACK on that connection would read the rest of it. Throw the
+                # connection away instead; the server rolls the transaction back when it closes.
+                await finish(self.session.invalidate())
+                return
+            await finish(super().__aexit__(type_, value, traceback))
+        finally:
+            gate, self._gate = self._gate, None
+            if gate is not None:
+                await gate.__aexit__(None, None, None)
 
 
 class Session(AsyncSession):

@@ -20,7 +20,7 @@ from quart_template.email.service import build_email_sender
 from quart_template.events.destinations import Destination, SenderDestination
 from quart_template.events.metrics import outbox_metrics
 from quart_template.events.outbox import EMAIL, CommitSignal, session_info
-from quart_template.events.relay import OutboxRelay
+from quart_template.events.relay import OutboxRelay, Pace
 from quart_template.housekeeping.task import Housekeeper
 from quart_template.logs import configure_logging
 from quart_template.metrics import multiprocess_dir, process_ends, sample_pool_every
@@ -82,7 +82,6 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
         ),
         limiter=CredentialLimiter(settings),
         session_cache=cache,
-        sqlite_write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     rt.outbox_metrics = partial(outbox_metrics, rt.db)
     if settings.database_read_url and not relay_process:
@@ -90,14 +89,19 @@ async def open_runtime(settings: Settings, *, relay_process: bool = False) -> Ru
     if settings.redis_url and not relay_process:
         rt.session_bus = _session_bus(settings.redis_url, cache)
     poll = STANDALONE_POLL_SECONDS if relay_process else IN_APP_POLL_SECONDS
-    rt.relay = relay = OutboxRelay(engine, _destinations(rt), poll_interval=poll)
+    # In an API process the relay keeps to a pace while requests are served; a relay process
+    # has the event loop to itself.
+    pace = None
+    if settings.relay_busy_rate > 0 and not relay_process:
+        pace = Pace(settings.relay_busy_rate, rt.activity.busy)
+    rt.relay = relay = OutboxRelay(engine, _destinations(rt), poll_interval=poll, pace=pace)
     commit_signal.listeners.append(relay.kick)
     for destination in relay.destinations.values():
         destination.start(on_ready=relay.kick)
     if settings.relay_in_app or relay_process:
         relay.start()
     # In API and relay processes alike: the lease lets one instance at a time run it.
-    rt.housekeeper = Housekeeper(engine, settings, write_lock=rt.sqlite_write_lock)
+    rt.housekeeper = Housekeeper(engine, settings)
     rt.housekeeper.start()
     if multiprocess_dir() is not None and not relay_process:
         rt.pool_sampler = asyncio.create_task(sample_pool_every(engine), name="pool-metrics")

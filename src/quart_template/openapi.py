@@ -123,6 +123,14 @@ class Provider(OpenAPIProvider):
         if body is not None:
             operation["requestBody"] = {**body, "required": True}
 
+    def build_path_parameter(self, name: str, converter: Any) -> dict[str, Any]:
+        """An `any(...)` converter's names in a stable order (werkzeug keeps them in a set, so
+        the document would change from one process to the next)."""
+        parameter = super().build_path_parameter(name, converter)
+        if "enum" in parameter["schema"]:
+            parameter["schema"]["enum"] = sorted(parameter["schema"]["enum"])
+        return parameter
+
     def build_request_body(
         self, model: Any, source: DataSource
     ) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -51,6 +51,8 @@ Key = tuple[RateLimitItem, tuple[str, ...]]
 
 EMAIL_SCOPE = "email"
 SIGNUP_SCOPE = "signup"
+PASSKEY_OPTIONS_SCOPE = "passkey_options"
+FLOW_SCOPE = "social_authorize"
 DEFAULT_KEY_PREFIX = "quart_template"
 REDIS_RETRY_SECONDS = 30.0
 # An account's generation lives this long after its first clear: longer than any account
@@ -75,6 +77,8 @@ class CredentialLimiter:
         self.per_address = parse(settings.email_limit_per_address)
         self.emails_per_ip = parse(settings.email_limit_per_ip)
         self.signups_per_ip = parse(settings.signup_limit_per_ip)
+        self.passkey_options_per_ip = parse(settings.passkey_options_limit_per_ip)
+        self.flow_starts_per_ip = parse(settings.social_authorize_limit_per_ip)
         self._generation_seconds = max(
             GENERATION_MIN_SECONDS,
             2 * self.per_account.get_expiry(),
@@ -191,6 +195,18 @@ class CredentialLimiter:
     async def guard_signup(self, ip: str) -> None:
         """Count one sign-up attempt of the client IP; 429 over SIGNUP_LIMIT_PER_IP."""
         await self._count_or_refuse([(self.signups_per_ip, (SIGNUP_SCOPE, "ip", ip))], SIGNUP_SCOPE)
+
+    async def guard_passkey_options(self, ip: str) -> None:
+        """Count one passkey options request of the client IP (each stores a challenge, also
+        for nobody signed in); 429 over PASSKEY_OPTIONS_LIMIT_PER_IP."""
+        keys: list[Key] = [(self.passkey_options_per_ip, (PASSKEY_OPTIONS_SCOPE, "ip", ip))]
+        await self._count_or_refuse(keys, PASSKEY_OPTIONS_SCOPE)
+
+    async def guard_flow_start(self, ip: str) -> None:
+        """Count one social sign-in started by the client IP (each keeps a row for a day);
+        429 over SOCIAL_AUTHORIZE_LIMIT_PER_IP."""
+        keys: list[Key] = [(self.flow_starts_per_ip, (FLOW_SCOPE, "ip", ip))]
+        await self._count_or_refuse(keys, FLOW_SCOPE)
 
     async def may_notify(self, email: str, *, scope: str = "notice") -> bool:
         """Whether one more unsolicited notice (e.g. "someone signed up with your address") may

@@ -4,6 +4,7 @@ closed by `lifecycle` (for the app and for `quart-template relay` alike)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,24 @@ if TYPE_CHECKING:
     from quart_template.sessions.cache import SessionCache
 
 
+# A process counts as busy serving requests for this long after a request began.
+BUSY_WINDOW_SECONDS = 0.25
+
+
+@dataclass
+class RequestActivity:
+    """When this process last began a request: background work that competes with the API
+    for the event loop (the relay draining a backlog) keeps to a pace while it is busy."""
+
+    last: float = float("-inf")
+
+    def seen(self) -> None:
+        self.last = time.monotonic()
+
+    def busy(self) -> bool:
+        return time.monotonic() - self.last < BUSY_WINDOW_SECONDS
+
+
 @dataclass
 class Runtime:
     """The engine, its sessions, the shared HTTP client, the rate limiter, the token cache and
@@ -37,8 +56,6 @@ class Runtime:
     limiter: CredentialLimiter
     # Checked tokens (the hot path's answer to "who is calling"), dropped on revocation.
     session_cache: SessionCache
-    # SQLite has one writer: the lock that queues this process's writers (None elsewhere).
-    sqlite_write_lock: asyncio.Lock | None = None
     relay: OutboxRelay | None = None
     # "ok" | "down" | "off": the broker's state as the publisher last saw it.
     broker_status: Callable[[], Awaitable[str]] | None = None
@@ -56,6 +73,8 @@ class Runtime:
     replica: Replica | None = None
     # Publishes this worker's pool numbers for the others' scrapes (multiprocess mode only).
     pool_sampler: asyncio.Task[None] | None = None
+    # When requests were last served (the relay's pace while the API is busy).
+    activity: RequestActivity = field(default_factory=RequestActivity)
     # Writes that must not delay the answer they belong to; awaited at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     mq_exchange: str = "quart_template"
     redis_url: str | None = None
     relay_in_app: bool = True
+    # Events/s per destination an in-app relay keeps to while the API serves (0: no cap).
+    relay_busy_rate: float = Field(1200, ge=0)
     # How long a checked token is believed without asking the database again (0: always ask).
     session_cache_seconds: float = Field(2.0, ge=0)
 
@@ -162,6 +164,13 @@ class Settings(BaseSettings):
     recovery_codes_count: int = Field(10, ge=1, le=100)
     recovery_codes_viewable: bool = True
 
+    # --- passkeys (WebAuthn) -----------------------------------------------------------
+    # Unset: the host of FRONTEND_URL, MFA_ISSUER, and FRONTEND_URL's origin.
+    webauthn_rp_id_: str | None = Field(None, validation_alias=_alias("WEBAUTHN_RP_ID"))
+    webauthn_rp_name_: str | None = Field(None, validation_alias=_alias("WEBAUTHN_RP_NAME"))
+    webauthn_origins_: str | None = Field(None, validation_alias=_alias("WEBAUTHN_ORIGINS"))
+    passkey_options_limit_per_ip: str = "100/15minutes"
+
     # --- social providers --------------------------------------------------------------
     provider_timeout: float = Field(10.0, gt=0)
     github_client_id: str | None = None
@@ -170,6 +179,10 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     google_client_id: str | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # Google's code flow (GET /social/google/authorize) needs the web client's secret too.
+    google_client_secret: str | None = None
+    google_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
     linkedin_client_id: str | None = None
     linkedin_oauth_client_secret: str | None = None
     linkedin_redirect_uri_: str | None = Field(
@@ -181,8 +194,16 @@ class Settings(BaseSettings):
     facebook_client_id: str | None = None
     facebook_client_secret: str | None = None
     facebook_graph_url: str = "https://graph.facebook.com"
+    facebook_dialog_url: str = "https://www.facebook.com/dialog/oauth"
     facebook_email_verified: bool = False
     expose_provider_tokens: bool = False
+    # The server-driven flow (GET /social/<provider>/authorize): the redirect URIs a flow may
+    # name (comma-separated; `{provider}` stands for the provider's name; unset or empty = the
+    # default below), whether a code must come with its flow's state, and how many flows one
+    # client IP may start.
+    social_redirect_uris: str | None = None
+    social_require_state: bool = False
+    social_authorize_limit_per_ip: str = "200/15minutes"
 
     # --- realtime, errors --------------------------------------------------------------
     pusher_app_id: str | None = None
@@ -259,10 +280,44 @@ class Settings(BaseSettings):
     def linkedin_redirect_uri(self) -> str:
         return self.linkedin_redirect_uri_ or self.frontend_url
 
+    def social_redirect_uris_for(self, provider: str) -> frozenset[str]:
+        """The redirect URIs a server-driven flow of `provider` may name (compared exactly):
+        SOCIAL_REDIRECT_URIS, else LINKEDIN_REDIRECT_URI and
+        FRONTEND_URL/session/social/<provider>."""
+        return frozenset(entry.replace("{provider}", provider) for entry in self._redirect_entries)
+
+    @property
+    def _redirect_entries(self) -> list[str]:
+        entries = [e.strip() for e in (self.social_redirect_uris or "").split(",") if e.strip()]
+        if entries:
+            return entries
+        return [
+            self.linkedin_redirect_uri,
+            f"{self.frontend_url.rstrip('/')}/session/social/{{provider}}",
+        ]
+
     @property
     def allowed_origins(self) -> list[str]:
         raw = self.cors_origins if self.cors_origins is not None else self.frontend_url
         return [origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()]
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The relying party's id passkeys are bound to: WEBAUTHN_RP_ID or FRONTEND_URL's host."""
+        return self.webauthn_rp_id_ or (urlsplit(self.frontend_url).hostname or "")
+
+    @property
+    def webauthn_rp_name(self) -> str:
+        return self.webauthn_rp_name_ or self.mfa_issuer
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """The origins a passkey ceremony may come from (WEBAUTHN_ORIGINS, comma-separated)."""
+        if self.webauthn_origins_:
+            raw = [o.strip().rstrip("/") for o in self.webauthn_origins_.split(",")]
+            return [origin for origin in raw if origin]
+        parts = urlsplit(self.frontend_url)
+        return [f"{parts.scheme}://{parts.netloc}"]
 
     @property
     def transmitter_events(self) -> frozenset[str]:
@@ -324,7 +379,24 @@ class Settings(BaseSettings):
             raise ConfigError("EMAIL_BACKEND", "rabbitmq needs AMQP_URL (or BROKER_PATH)")
         self._check_email_queue()
         self._check_limits_and_proxies()
+        self._check_webauthn()
+        self._check_redirect_uris()
         self._check_redis_and_brokers()
+
+    def _check_redirect_uris(self) -> None:
+        """A redirect URI is where a provider sends a person with a code: an absolute http(s)
+        URL without a fragment (RFC 6749, 3.1.2), or no provider would accept it."""
+        from urllib.parse import urlsplit
+
+        if not (self.social_redirect_uris or "").strip():
+            return
+        for number, entry in enumerate(self._redirect_entries, start=1):
+            parts = urlsplit(entry)
+            if parts.scheme not in ("http", "https") or not parts.netloc or "#" in entry:
+                raise ConfigError(
+                    "SOCIAL_REDIRECT_URIS",
+                    f"entry {number} is no absolute http(s) URL without a fragment",
+                )
 
     def _check_email_queue(self) -> None:
         """A name the email-transmitter would never see, or a queue the broker refuses, is a
@@ -386,6 +458,8 @@ class Settings(BaseSettings):
             "email_limit_per_address",
             "email_limit_per_ip",
             "signup_limit_per_ip",
+            "passkey_options_limit_per_ip",
+            "social_authorize_limit_per_ip",
         )
         for variable in limits:
             try:
@@ -397,6 +471,24 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise ConfigError("TRUSTED_PROXIES", "comma-separated IP addresses or CIDRs") from None
+
+    def _check_webauthn(self) -> None:
+        """A browser refuses a passkey ceremony whose origin is not on the RP ID's domain:
+        a mismatch would only show as every passkey failing, so it is said at start-up."""
+        rp_id = self.webauthn_rp_id
+        if not rp_id or "/" in rp_id or ":" in rp_id:
+            raise ConfigError("WEBAUTHN_RP_ID", "a host name such as example.com (no scheme, port)")
+        if not self.webauthn_origins:
+            raise ConfigError("WEBAUTHN_ORIGINS", "name at least one origin")
+        for origin in self.webauthn_origins:
+            parts = urlsplit(origin)
+            host = parts.hostname or ""
+            if parts.scheme not in ("https", "http") or not host:
+                raise ConfigError("WEBAUTHN_ORIGINS", f"{origin!r} is no origin (https://host)")
+            if host != rp_id and not host.endswith(f".{rp_id}"):
+                raise ConfigError(
+                    "WEBAUTHN_ORIGINS", f"{origin!r} is not on the domain of RP ID {rp_id!r}"
+                )
 
 
 def load_settings() -> Settings:

@@ -7,43 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support.chromium import FLAGS, find_chromium
 
 RUN_SECONDS = 120.0  # a bound, not an expectation (a run takes a few seconds)
-# Chromium's own background traffic (updates, sync, spell-check dictionaries) is turned off, and
-# what is left of it cannot resolve a name: only the page's requests reach a server.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",  # as root in a container
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+VISIT_FLAGS = [
+    *FLAGS,
     "--virtual-time-budget=10000",  # let the scripts run and fetch before the DOM is dumped
     "--enable-logging=stderr",
     "--v=0",
 ]
-
-
-def find_chromium() -> str:
-    """Debian's chromium; a skip without it, unless REQUIRE_CHROMIUM=1 (CI): then a failure."""
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if os.environ.get("REQUIRE_CHROMIUM") == "1":
-        pytest.fail("REQUIRE_CHROMIUM=1 but chromium is not installed (apt-get install chromium)")
-    pytest.skip("chromium is not installed (apt-get install chromium); REQUIRE_CHROMIUM=1 fails")
 
 
 @dataclass
@@ -58,7 +34,7 @@ async def visit(url: str, workdir: Path) -> Visit:
     net_log = workdir / "net-log.json"
     command = [
         find_chromium(),
-        *FLAGS,
+        *VISIT_FLAGS,
         f"--user-data-dir={workdir / 'profile'}",
         f"--log-net-log={net_log}",
         "--dump-dom",

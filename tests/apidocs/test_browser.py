@@ -4,7 +4,6 @@ own files, with nothing refused by the page's Content-Security-Policy."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,15 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from quart_template.app import create_app
 from quart_template.settings import Settings
 from tests.apidocs.browser import Visit, find_chromium, visit
-from tests.support.network import free_port
+from tests.support.serving import hypercorn_serving
 
-START_SECONDS = 30.0  # bounds, not expectations
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 # Swagger UI marks each rendered operation's path so.
 OPERATION_PATH = re.compile(r'class="opblock-summary-path" data-path="([^"]+)"')
@@ -30,34 +26,8 @@ OPERATION_PATH = re.compile(r'class="opblock-summary-path" data-path="([^"]+)"')
 async def base_url(make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
     """The app served by Hypercorn on a free loopback port (startup and shutdown run)."""
     find_chromium()  # skip before starting anything
-    config = Config()
-    config.bind = [f"127.0.0.1:{free_port()}"]
-    config.accesslog = None
-    stop = asyncio.Event()
-    server = asyncio.create_task(
-        serve(create_app(make_settings()), config, shutdown_trigger=stop.wait)
-    )
-    base = f"http://{config.bind[0]}"
-    try:
-        await _wait_ready(base, server)
+    async with hypercorn_serving(create_app(make_settings())) as base:
         yield base
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, START_SECONDS)
-
-
-async def _wait_ready(base: str, server: asyncio.Task[None]) -> None:
-    async with httpx.AsyncClient(timeout=2) as http, asyncio.timeout(START_SECONDS):
-        while True:
-            if server.done():
-                server.result()  # raises why it stopped
-                raise AssertionError("the server stopped before it answered")
-            try:
-                if (await http.get(f"{base}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)  # poll interval
 
 
 def listed_paths(spec: dict[str, Any]) -> list[str]:

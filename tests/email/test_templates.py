@@ -26,7 +26,12 @@ ODD_LINK = LINK + "?a=1&b=2"
 
 def data_for(event: str, name: str = "Ada") -> dict[str, str]:
     """Exactly the event's documented keys, as the services record them."""
-    values = {"recipient_name": name, "provider": "github", "provider_name": "GitHub"}
+    values = {
+        "recipient_name": name,
+        "provider": "github",
+        "provider_name": "GitHub",
+        "passkey_name": "Laptop",
+    }
     values.update(dict.fromkeys(LINK_KEYS.values(), ODD_LINK))
     return {key: values[key] for key in DATA_KEYS[event]}
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
+
 from quart_template.db import utcnow
+from quart_template.events import relay as relay_module
 from quart_template.events.outbox import PENDING
+from quart_template.events.rabbitmq import RabbitPublisher
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.sessions.models import AuthSession
 from quart_template.settings import Settings
@@ -219,3 +224,74 @@ async def test_without_a_broker_configured_readyz_says_off(
             "dead": 0,
             "destinations": {},
         }
+
+
+async def test_a_backlog_drains_in_paced_slices_while_the_api_answers_every_request(
+    make_settings: Callable[..., Settings],
+    amqp_url: str,
+    exchange_name: str,
+    consumer: Consumer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    claims: list[int] = []
+    claim_rows = relay_module.claim_rows
+
+    async def noted(db: Any, destination: str, limit: int) -> Any:
+        claim = await claim_rows(db, destination, limit)
+        if destination == "rabbitmq" and claim.rows:
+            claims.append(len(claim.rows))
+        return claim
+
+    monkeypatch.setattr(relay_module, "claim_rows", noted)
+    parts = urlsplit(amqp_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    await proxy.start()
+    await proxy.cut()  # an outage from the start: the backlog builds up
+    via_proxy = parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+    # 250 events/s while busy: slices of 50 rows, the 80-row backlog in at least two.
+    settings = make_settings(
+        amqp_url_=urlunsplit(via_proxy), mq_exchange=exchange_name, relay_busy_rate=250
+    )
+    try:
+        async with serving(settings) as (app, rt):
+            client = app.test_client()
+            for n in range(40):  # person.create + login_method.create each
+                assert (await client.post(f"/test/people/{n}")).status_code == 200
+            answers: list[int] = []
+
+            async def keep_asking() -> None:
+                while len(consumer.messages) < 80:
+                    answers.append((await client.get("/healthz")).status_code)
+
+            asking = asyncio.create_task(keep_asking())
+            await asyncio.sleep(0)  # the first request is on its way: the API is busy
+            await proxy.restore()
+            await consumer.wait_for(80, within=30)
+            await asyncio.wait_for(asking, 10)
+            await rt.relay.drain()  # type: ignore[union-attr]  # the last settle is written
+            assert {r.status for r in await outbox_rows(rt, "rabbitmq")} == {"sent"}
+    finally:
+        await proxy.cut()
+    assert answers and set(answers) == {200}
+    assert len(claims) >= 2 and max(claims) <= 50  # paced: never the whole backlog at once
+    messages = await consumer.settle()
+    assert len({m.message_id for m in messages}) == 80
+
+
+async def test_the_publisher_queues_a_whole_batch_in_one_go(
+    amqp_url: str, exchange_name: str
+) -> None:
+    """aiormq's writer buffer holds 10 frames by default: every publish past the tenth waited
+    for a turn of the event loop, one per message, which under API load made a batch of
+    1,000 take seconds. The publisher's connection has room for a whole batch."""
+    publisher = RabbitPublisher(amqp_url, exchange_name, batch_size=500)
+    ready = asyncio.Event()
+    publisher.start(on_ready=ready.set)
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        assert publisher._connection is not None
+        underlay = publisher._connection.transport
+        assert underlay is not None
+        assert underlay.connection.write_queue.maxsize >= 500
+    finally:
+        await publisher.aclose()

@@ -12,7 +12,7 @@ from quart_template.db import make_engine, utcnow
 from quart_template.events.destinations import PermanentDeliveryError
 from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
 from quart_template.events.rabbitmq import RabbitPublisher
-from quart_template.events.relay import OutboxRelay, waves
+from quart_template.events.relay import OutboxRelay, Pace, waves
 from quart_template.metrics import REGISTRY
 from quart_template.runtime import Runtime
 from quart_template.settings import Settings
@@ -248,3 +248,58 @@ async def test_two_relays_on_the_real_broker(
     assert {m.message_id for m in messages} == expected
     log = [(m.body["entity_id"], m.body["version"]) for m in messages]
     assert_in_order(log, [p.entity_id for p in people], 6)
+
+
+class Sizes(Recorder):
+    """A Recorder that also notes how many rows each delivery call was given."""
+
+    def __init__(self, batch_size: int = 100) -> None:
+        super().__init__([], batch_size=batch_size)
+        self.calls: list[int] = []
+
+    async def deliver(self, rows: Sequence[OutboxMessage]) -> list[BaseException | None]:
+        self.calls.append(len(rows))
+        return await super().deliver(rows)
+
+
+async def test_while_requests_are_served_a_backlog_drains_in_small_paced_slices(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with serving(offline(make_settings)) as (_, rt):
+        people = [
+            await create_person(rt, email=f"p{n}@example.com", with_signup_method=False)
+            for n in range(30)
+        ]
+        busy = True
+        destination = Sizes(batch_size=100)
+        pace = Pace(rate=50, busy=lambda: busy)  # 50 events/s: slices of 10 rows
+        relay = OutboxRelay(rt.engine, [destination], pace=pace)
+
+        await relay.drain()  # 30 rows, one entity each: three slices
+        assert destination.calls == [10, 10, 10]
+        assert pace.delay("rabbitmq") > 0  # the next slice waits for its share of the second
+
+        busy = False  # the API is idle: whole batches, no wait
+        for person in people:
+            await rename_many(rt, person.entity_id, 1)
+        assert pace.delay("rabbitmq") == 0
+        await relay.drain()
+        assert destination.calls[3:] == [30]
+        assert sorted(destination.log) == sorted(
+            [(p.entity_id, 1) for p in people] + [(p.entity_id, 2) for p in people]
+        )
+
+
+def test_the_pace_books_each_slice_against_the_rate_only_while_busy() -> None:
+    busy = True
+    pace = Pace(rate=100, busy=lambda: busy)
+    destination = Sizes(batch_size=1000)
+    assert pace.batch(destination) == 20  # 0.2 s of the rate
+    assert pace.delay("rabbitmq") == 0
+    pace.book("rabbitmq", 20)
+    assert 0 < pace.delay("rabbitmq") <= 0.2
+    pace.book("rabbitmq", 20)  # a second worker's slice queues behind the first
+    assert 0.2 < pace.delay("rabbitmq") <= 0.4
+    busy = False
+    assert pace.batch(destination) == 1000
+    assert pace.delay("rabbitmq") == 0

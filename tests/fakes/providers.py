@@ -1,6 +1,13 @@
-"""Fake GitHub, Google (JWKS), LinkedIn (OpenID Connect) and Facebook (Graph) on one loopback
-server. They check what the real ones check (client credentials, codes, bearer tokens, the app
-token, appsecret_proof) and can be told to fail: `fake.faults[path] = "500" | "hang" | ...`."""
+"""Fake GitHub, Google (JWKS, code flow), LinkedIn (OpenID Connect) and Facebook (Graph, login
+dialog) on one loopback server. They check what the real ones check (client credentials, codes,
+bearer tokens, the app token, appsecret_proof; for a code issued by their authorize endpoint,
+its redirect URI and the PKCE verifier against the S256 challenge) and can be told to fail:
+`fake.faults[path] = "500" | "hang" | ...`.
+
+The authorize endpoints act as the person consenting: `fake.approve_next(provider, code)` names
+the code (made by `github_account`, `google_account`, ...) that the next visit hands out, bound
+to that visit's `code_challenge`, `redirect_uri` and `nonce`, with a 302 back to the redirect URI
+carrying `code` and the `state` echoed."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -25,7 +33,17 @@ GITHUB_CLIENT = ("gh-client", "gh-secret")
 LINKEDIN_CLIENT = ("li-client", "li-secret")
 FACEBOOK_APP = ("fb-app", "fb-secret")
 GOOGLE_CLIENT_ID = "google-client.apps.googleusercontent.com"
+GOOGLE_CLIENT_SECRET = "google-secret"
 LINKEDIN_REDIRECT = "http://frontend.test/social/linkedin"
+
+
+@dataclass
+class Binding:
+    """What an authorize visit bound its code to (RFC 7636, OpenID Connect)."""
+
+    redirect_uri: str
+    challenge: str | None
+    nonce: str | None
 
 
 @dataclass
@@ -43,6 +61,11 @@ class FakeProviders:
     # they all were at once, proving the client sent them concurrently.
     together: set[str] = field(default_factory=set)
     met: bool = False
+    # The authorize endpoints: the code each provider's next visit hands out, what each visit
+    # asked for (its query), and what the codes handed out are bound to.
+    approved: dict[str, list[str]] = field(default_factory=dict)
+    authorize_requests: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    bindings: dict[str, Binding] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.server = FakeHTTPServer(self._handle)
@@ -65,6 +88,9 @@ class FakeProviders:
             "github_api_url": self.url("/github/api"),
             "google_client_id": GOOGLE_CLIENT_ID,
             "google_certs_url": self.url("/google/certs"),
+            "google_client_secret": GOOGLE_CLIENT_SECRET,
+            "google_authorize_url": self.url("/google/authorize"),
+            "google_token_url": self.url("/google/token"),
             "linkedin_client_id": LINKEDIN_CLIENT[0],
             "linkedin_oauth_client_secret": LINKEDIN_CLIENT[1],
             "linkedin_redirect_uri_": LINKEDIN_REDIRECT,
@@ -73,7 +99,12 @@ class FakeProviders:
             "facebook_client_id": FACEBOOK_APP[0],
             "facebook_client_secret": FACEBOOK_APP[1],
             "facebook_graph_url": self.url("/facebook"),
+            "facebook_dialog_url": self.url("/facebook/dialog/oauth"),
         }
+
+    def approve_next(self, provider: str, code: str) -> None:
+        """The next visit to `provider`'s authorize endpoint consents and hands out `code`."""
+        self.approved.setdefault(provider, []).append(code)
 
     # --- accounts the fakes know ------------------------------------------------------------
     def github_account(
@@ -109,6 +140,19 @@ class FakeProviders:
             "name": f"{given_name} {family_name}",
         }
         return self._code({"userinfo": info})
+
+    def google_account(
+        self, sub: str, *, email: str | None = "ada@example.com", **claims: Any
+    ) -> str:
+        """A code of Google's code flow; the token endpoint mints the ID token (with the nonce
+        the authorize visit asked for)."""
+        return self._code({"claims": {"sub": sub, "email": email, **claims}})
+
+    def facebook_code(self, user_id: str, *, email: str | None, name: str = "Ada Lovelace") -> str:
+        """A code of Facebook's login dialog, worth an access token of this user."""
+        code = secrets.token_hex(8)
+        self.codes[code] = self.facebook_token(user_id, email=email, name=name)
+        return code
 
     def facebook_token(
         self,
@@ -231,14 +275,97 @@ class FakeProviders:
                 return
             await asyncio.sleep(0.01)
 
+    # --- authorize endpoints (the person's browser visits them) -----------------------------
+    def _authorize(self, provider: str, client_id: str, request: FakeRequest) -> FakeResponse:
+        query = request.query
+        self.authorize_requests.setdefault(provider, []).append(dict(query))
+        redirect_uri, state = query.get("redirect_uri"), query.get("state")
+        challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
+        if (
+            query.get("client_id") != client_id
+            or query.get("response_type") != "code"
+            or not redirect_uri
+            or not state
+            or not query.get("scope")
+            or (challenge is not None and method != "S256")
+            or (provider == "google" and not query.get("nonce"))
+            or not self.approved.get(provider)
+        ):
+            return FakeResponse(400, {"error": "invalid_request"})
+        code = self.approved[provider].pop(0)
+        self.bindings[code] = Binding(redirect_uri, challenge, query.get("nonce"))
+        location = f"{redirect_uri}?{urlencode({'code': code, 'state': state})}"
+        return FakeResponse(302, b"", {"Location": location})
+
+    def _redeem(self, code: str, *, redirect_uri: str | None, verifier: str | None) -> str | None:
+        """The token a code is worth, or None: unknown or used, or (a code an authorize visit
+        handed out) another redirect URI or a verifier that does not match the challenge."""
+        token = self.codes.pop(code, None)
+        binding = self.bindings.pop(code, None)
+        if token is None or binding is None:
+            return token
+        if redirect_uri != binding.redirect_uri:
+            return None
+        if binding.challenge is not None and (
+            verifier is None or _s256(verifier) != binding.challenge
+        ):
+            return None
+        return token
+
+    # --- token endpoints and APIs ---------------------------------------------------------
     def _github_token(self, request: FakeRequest) -> FakeResponse:
         form = request.form()
         if (form.get("client_id"), form.get("client_secret")) != GITHUB_CLIENT:
             return FakeResponse(200, {"error": "incorrect_client_credentials"})
-        token = self.codes.pop(form.get("code", ""), None)
+        token = self._redeem(
+            form.get("code", ""),
+            redirect_uri=form.get("redirect_uri"),
+            verifier=form.get("code_verifier"),
+        )
         if token is None or request.headers.get("accept") != "application/json":
             return FakeResponse(200, {"error": "bad_verification_code"})
         return FakeResponse(200, {"access_token": token, "token_type": "bearer", "scope": "user"})
+
+    def _google_token(self, request: FakeRequest) -> FakeResponse:
+        form = request.form()
+        if (form.get("client_id"), form.get("client_secret")) != (
+            GOOGLE_CLIENT_ID,
+            GOOGLE_CLIENT_SECRET,
+        ) or form.get("grant_type") != "authorization_code":
+            return FakeResponse(401, {"error": "invalid_client"})
+        code = form.get("code", "")
+        nonce = self.bindings[code].nonce if code in self.bindings else None
+        token = self._redeem(
+            code, redirect_uri=form.get("redirect_uri"), verifier=form.get("code_verifier")
+        )
+        if token is None:
+            return FakeResponse(400, {"error": "invalid_grant"})
+        claims = self.profiles[token]["claims"]
+        return FakeResponse(
+            200,
+            {
+                "access_token": token,
+                "expires_in": 3599,
+                "id_token": self.google_token(nonce=nonce, **claims),
+                "scope": "openid email profile",
+                "token_type": "Bearer",
+            },
+        )
+
+    def _facebook_code_token(self, request: FakeRequest) -> FakeResponse:
+        query = request.query
+        if (query.get("client_id"), query.get("client_secret")) != FACEBOOK_APP:
+            return FakeResponse(400, {"error": {"message": "Error validating client secret."}})
+        token = self._redeem(
+            query.get("code", ""),
+            redirect_uri=query.get("redirect_uri"),
+            verifier=query.get("code_verifier"),
+        )
+        if token is None:
+            return FakeResponse(400, {"error": {"message": "Invalid verification code format."}})
+        return FakeResponse(
+            200, {"access_token": token, "token_type": "bearer", "expires_in": 5183944}
+        )
 
     def _bearer_data(self, request: FakeRequest, part: str) -> FakeResponse:
         profile = self.profiles.get(request.bearer() or "")
@@ -256,15 +383,18 @@ class FakeProviders:
 
     def _linkedin_token(self, request: FakeRequest) -> FakeResponse:
         form = request.form()
+        code = form.get("code", "")
         if (
             (form.get("client_id"), form.get("client_secret")) != LINKEDIN_CLIENT
             or form.get("grant_type") != "authorization_code"
-            or form.get("redirect_uri") != LINKEDIN_REDIRECT
+            or (code not in self.bindings and form.get("redirect_uri") != LINKEDIN_REDIRECT)
         ):
             return FakeResponse(401, {"error": "invalid_client"})
-        token = self.codes.pop(form.get("code", ""), None)
+        token = self._redeem(
+            code, redirect_uri=form.get("redirect_uri"), verifier=form.get("code_verifier")
+        )
         if token is None:
-            return FakeResponse(400, {"error": "invalid_request"})
+            return FakeResponse(400, {"error": "invalid_grant"})
         return FakeResponse(200, {"access_token": token, "expires_in": 5183999})
 
     def _facebook_debug(self, request: FakeRequest) -> FakeResponse:
@@ -287,7 +417,19 @@ class FakeProviders:
 _GENERATED: dict[str, rsa.RSAPrivateKey] = {}
 
 ROUTES = {
+    ("GET", "/github/oauth/authorize"): lambda fake, r: fake._authorize(
+        "github", GITHUB_CLIENT[0], r
+    ),
+    ("GET", "/google/authorize"): lambda fake, r: fake._authorize("google", GOOGLE_CLIENT_ID, r),
+    ("GET", "/linkedin/oauth/authorization"): lambda fake, r: fake._authorize(
+        "linkedin", LINKEDIN_CLIENT[0], r
+    ),
+    ("GET", "/facebook/dialog/oauth"): lambda fake, r: fake._authorize(
+        "facebook", FACEBOOK_APP[0], r
+    ),
     ("POST", "/github/oauth/access_token"): FakeProviders._github_token,
+    ("POST", "/google/token"): FakeProviders._google_token,
+    ("GET", "/facebook/oauth/access_token"): FakeProviders._facebook_code_token,
     ("GET", "/github/api/user"): lambda fake, r: fake._bearer_data(r, "user"),
     ("GET", "/github/api/user/emails"): lambda fake, r: fake._bearer_data(r, "emails"),
     ("GET", "/google/certs"): FakeProviders._google_certs,
@@ -300,3 +442,7 @@ ROUTES = {
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _s256(verifier: str) -> str:
+    return _b64(hashlib.sha256(verifier.encode()).digest())

@@ -64,6 +64,13 @@ STATE_REFUSALS = {
     "MFA is not set up": "recovery codes of a person without MFA",
     # Contract section 8: another person's (or a made-up) login method is a 400.
     "This user doesn't have login method": "a made-up login method id",
+    # Passkeys: a signature the schema cannot check, ids and challenges of the app's own.
+    "The passkey could not be verified.": "a made-up WebAuthn credential",
+    "The passkey challenge is unknown": "a credential answering no challenge of ours",
+    "This user doesn't have passkey": "a made-up passkey id",
+    "You have no passkey": "the fuzzer's person has no passkey to be the second factor",
+    # Only the redirect URIs of SOCIAL_REDIRECT_URIS are taken (no open redirect).
+    "This redirect_uri is not allowed": "a made-up redirect URI",
 }
 
 

@@ -272,6 +272,41 @@ def test_an_unwritable_var_directory_names_the_secret(clean_env: Path) -> None:
     assert _refusal().variable == "SECRET_KEY"
 
 
+def test_social_redirect_uris_default_to_the_linkedin_one_and_the_front_ends_route() -> None:
+    settings = load_settings()
+    assert settings.social_redirect_uris_for("github") == {
+        "http://localhost:8080",
+        "http://localhost:8080/session/social/github",
+    }
+    assert settings.social_require_state is False
+
+
+def test_social_redirect_uris_name_the_allowed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SOCIAL_REDIRECT_URIS", " https://app.example/cb/{provider} ,https://x.example/"
+    )
+    assert load_settings().social_redirect_uris_for("google") == {
+        "https://app.example/cb/google",
+        "https://x.example/",
+    }
+
+
+@pytest.mark.parametrize(
+    "value", ["/session/social/github", "ftp://app.example/cb", "https://app.example/cb#top"]
+)
+def test_a_redirect_uri_no_provider_would_take_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SOCIAL_REDIRECT_URIS", f"https://app.example/ok,{value}")
+    error = _refusal()
+    assert error.variable == "SOCIAL_REDIRECT_URIS" and "entry 2" in error.problem
+
+
+def test_a_bad_limit_of_social_sign_in_starts_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCIAL_AUTHORIZE_LIMIT_PER_IP", "lots")
+    assert _refusal().variable == "SOCIAL_AUTHORIZE_LIMIT_PER_IP"
+
+
 def test_unknown_email_backend_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMAIL_BACKEND", "carrier-pigeon")
     error = _refusal()

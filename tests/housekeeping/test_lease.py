@@ -19,7 +19,7 @@ from tests.support.retention import add_expired_sessions, aged, keys
 
 
 def _lease(rt: Runtime, holder: str) -> Lease:
-    return Lease(rt.engine, holder=holder, write_lock=rt.sqlite_write_lock)
+    return Lease(rt.engine, holder=holder)
 
 
 async def _row(rt: Runtime) -> HousekeepingLease:

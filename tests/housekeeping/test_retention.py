@@ -1,7 +1,8 @@
 """What housekeeping deletes and what it keeps: ended sessions (with their history) after
-SESSION_RETENTION, spent or expired challenges after a day, delivered outbox rows after
-OUTBOX_RETENTION, security events after SECURITY_EVENT_RETENTION, audit history only when
-AUDIT_RETENTION is set; live rows and every entity's current row always stay."""
+SESSION_RETENTION, spent or expired challenges (second factor, passkey) and social sign-in
+flows after a day, delivered outbox rows after OUTBOX_RETENTION, security events after
+SECURITY_EVENT_RETENTION, audit history only when AUDIT_RETENTION is set; live rows and every
+entity's current row always stay."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
 from quart_template.housekeeping.lease import Lease
 from quart_template.housekeeping.service import Report, housekeep
 from quart_template.mfa.models import MfaChallenge, OtpMethod, RecoveryCode
+from quart_template.passkeys.models import Passkey, PasskeyChallenge
 from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession, session_audit
 from quart_template.settings import Settings
+from quart_template.social.models import SocialFlow
 from tests.support.factories import PersonWithToken, signed_in
 from tests.support.retention import (
     add_challenge,
+    add_flow,
     add_outbox_row,
+    add_passkey_challenge,
     add_security_event,
     aged,
     ago,
@@ -63,6 +68,14 @@ async def _world(rt: Runtime) -> World:
             await add_challenge(rt, person, expired_days_ago=1.5),
             await add_challenge(rt, person, expired_days_ago=3, used_days_ago=3),
         },
+        "passkey_challenge": {
+            await add_passkey_challenge(rt, expired_days_ago=1.5),
+            await add_passkey_challenge(rt, expired_days_ago=3, used_days_ago=3),
+        },
+        "social_flow": {
+            await add_flow(rt, expired_days_ago=1.2),
+            await add_flow(rt, expired_days_ago=2, used_days_ago=2.005),  # finished
+        },
         "outbox": {await add_outbox_row(rt, status=SENT, created_days_ago=9, sent_days_ago=8)},
         "security_event": {await add_security_event(rt, person, days_ago=400)},
     }
@@ -71,6 +84,15 @@ async def _world(rt: Runtime) -> World:
         "mfa_challenge": {
             await add_challenge(rt, person, expired_days_ago=-0.003),  # pending: 4 minutes left
             await add_challenge(rt, person, expired_days_ago=0.5, used_days_ago=0.5),
+        },
+        "passkey_challenge": {
+            await add_passkey_challenge(rt, expired_days_ago=-0.003),  # pending
+            await add_passkey_challenge(rt, expired_days_ago=0.5, used_days_ago=0.5),
+        },
+        "social_flow": {
+            await add_flow(rt, expired_days_ago=-0.005),  # in flight: 7 minutes left
+            await add_flow(rt, expired_days_ago=0.9),  # expired, but lately
+            await add_flow(rt, expired_days_ago=0.5, used_days_ago=0.505),  # finished lately
         },
         "outbox": {
             await add_outbox_row(rt, status=SENT, created_days_ago=7, sent_days_ago=6),
@@ -85,13 +107,15 @@ async def _world(rt: Runtime) -> World:
 MODELS = {
     "session": AuthSession,
     "mfa_challenge": MfaChallenge,
+    "passkey_challenge": PasskeyChallenge,
+    "social_flow": SocialFlow,
     "outbox": OutboxMessage,
     "security_event": SecurityEvent,
 }
 
 
 def _lease(rt: Runtime, holder: str = "test") -> Lease:
-    return Lease(rt.engine, holder=holder, write_lock=rt.sqlite_write_lock)
+    return Lease(rt.engine, holder=holder)
 
 
 async def _run(rt: Runtime, settings: Settings | None = None, **options: Any) -> Report:
@@ -187,6 +211,7 @@ MODELS_BY_ENTITY: dict[str, Any] = {
     "login_method": LoginMethod,
     "otp_method": OtpMethod,
     "recovery_code": RecoveryCode,
+    "passkey": Passkey,
     "session": AuthSession,
 }
 
@@ -199,7 +224,15 @@ async def _entities_with_history(rt: Runtime) -> dict[str, tuple[str, int]]:
     async with rt.db() as db, db.begin():
         otp = OtpMethod(person_id=owner, secret_encrypted="sealed", confirmed=False)
         code = RecoveryCode(person_id=owner, code_hash="c" * 64)
-        db.add_all([otp, code])
+        passkey = Passkey(
+            person_id=owner,
+            name="Laptop",
+            credential_id="AAAA",
+            credential_key="k" * 64,
+            public_key="pk",
+            created_at=ago(0),
+        )
+        db.add_all([otp, code, passkey])
     async with rt.db() as db, db.begin():
         person = await db.get_one(Person, owner)
         person.first_name = "Ada King"
@@ -211,7 +244,9 @@ async def _entities_with_history(rt: Runtime) -> dict[str, tuple[str, int]]:
         otp.confirmed = True
         code = await db.get_one(RecoveryCode, code.entity_id)
         code.used_at = ago(0)
-    rows = [person, method, session, otp, code]
+        passkey = await db.get_one(Passkey, passkey.entity_id)
+        passkey.name = "Old laptop"
+    rows = [person, method, session, otp, code, passkey]
     return {row.__entity__: (row.entity_id, row.version) for row in rows}
 
 

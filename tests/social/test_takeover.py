@@ -1,7 +1,7 @@
 """Pre-account hijack: an attacker signs up with the victim's address and a password of their
 own, and waits. When the victim then signs in with a provider that verified the address, the
-account becomes the victim's alone: the attacker's password, sessions, pending second steps, MFA
-and login methods are gone, and the victim is told."""
+account becomes the victim's alone: the attacker's password, sessions, pending second steps, MFA,
+passkeys and login methods are gone, and the victim is told."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from tests.support.accounts import SIGNUP, access_token, emails, log_in
 from tests.support.factories import PersonWithToken
 from tests.support.http import auth, json_error
 from tests.support.mfa import Enrolled, enrol, freeze_totp_clock
+from tests.support.passkeys import ORIGIN, passkey_login, register
 from tests.support.social import sign_in_body
+from tests.support.webauthn import SoftAuthenticator
 
 VICTIM = "victim@example.com"
 ATTACKER_PASSWORD = "the attacker's own passphrase"
@@ -160,3 +162,22 @@ def _active(model: type[OtpMethod] | type[RecoveryCode], person_id: str) -> obje
 
 def _inactive(model: type[LoginMethod], person_id: str) -> object:
     return select(func.count()).where(model.person_id == person_id, model.active.is_(False))
+
+
+async def test_a_takeover_removes_the_attackers_passkeys(
+    client: Client, rt: Runtime, providers: FakeProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attacker = await _prepare(client, rt, providers, monkeypatch, with_mfa=False)
+    authenticator = SoftAuthenticator(origin=ORIGIN)
+    await register(client, auth(attacker.token), authenticator)
+    assert (await passkey_login(client, authenticator)).status_code == 200
+
+    response = await client.post(
+        "/social/google", json=sign_in_body(providers, "google", VICTIM, "1")
+    )
+    assert response.status_code == 200, await response.get_json()
+    victim = auth((await response.get_json())["user"]["access_token"])
+
+    # The attacker's passkey no longer signs anybody in, and the victim has none.
+    await json_error(await passkey_login(client, authenticator), 401)
+    assert (await (await client.get("/passkeys", headers=victim)).get_json())["passkeys"] == []

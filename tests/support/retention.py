@@ -14,11 +14,13 @@ from quart_template.accounts.models import Person
 from quart_template.db import new_entity_id, utcnow
 from quart_template.events.outbox import OutboxMessage
 from quart_template.mfa.models import MfaChallenge
+from quart_template.passkeys.models import PasskeyChallenge
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession
 from quart_template.sessions.service import issue_session, revoke_session
+from quart_template.social.models import SocialFlow
 
 DAY = timedelta(days=1)
 CLIENT = ClientInfo("127.0.0.1", "pytest")
@@ -55,14 +57,49 @@ async def add_challenge(
 ) -> str:
     """A second-factor challenge that expired (and maybe was spent) so many days ago."""
     key = secrets.token_hex(32)
+    row = MfaChallenge(id_hash=key, person_id=person.entity_id, method="password")
+    await _add_expiring(rt, row, expired_days_ago, used_days_ago)
+    return key
+
+
+async def add_passkey_challenge(
+    rt: Runtime, *, expired_days_ago: float, used_days_ago: float | None = None
+) -> str:
+    """A passkey ceremony's challenge that expired (and maybe was spent) so many days ago."""
+    key = secrets.token_hex(32)
+    row = PasskeyChallenge(challenge_hash=key, purpose="login")
+    await _add_expiring(rt, row, expired_days_ago, used_days_ago)
+    return key
+
+
+async def _add_expiring(
+    rt: Runtime,
+    row: MfaChallenge | PasskeyChallenge,
+    expired_days_ago: float,
+    used_days_ago: float | None,
+) -> None:
+    """Store a 5-minute challenge row that expired (and maybe was spent) so many days ago."""
+    row.expires_at = ago(expired_days_ago)
+    row.created_at = row.expires_at - timedelta(minutes=5)
+    row.used_at = None if used_days_ago is None else ago(used_days_ago)
+    async with rt.db() as db, db.begin():
+        db.add(row)
+
+
+async def add_flow(
+    rt: Runtime, *, expired_days_ago: float, used_days_ago: float | None = None
+) -> str:
+    """A server-driven social sign-in that expired (and maybe was finished) so many days ago."""
+    key = secrets.token_hex(32)
     expires = ago(expired_days_ago)
     async with rt.db() as db, db.begin():
         db.add(
-            MfaChallenge(
+            SocialFlow(
                 id_hash=key,
-                person_id=person.entity_id,
-                method="password",
-                created_at=expires - timedelta(minutes=5),
+                provider="github",
+                redirect_uri="http://frontend.test/session/social/github",
+                code_verifier_encrypted="sealed",
+                created_at=expires - timedelta(minutes=10),
                 expires_at=expires,
                 used_at=None if used_days_ago is None else ago(used_days_ago),
             )

@@ -27,6 +27,8 @@ RECOVERY_CODES_REGENERATED = "RECOVERY_CODES_REGENERATED"
 SOCIAL_LINKED = "SOCIAL_LINKED"
 SOCIAL_UNLINKED = "SOCIAL_UNLINKED"
 PASSWORD_REMOVED = "PASSWORD_REMOVED"  # password sign-in unlinked
+PASSKEY_ADDED = "PASSKEY_ADDED"
+PASSKEY_REMOVED = "PASSKEY_REMOVED"
 # A provider verified the address of an unverified account, which it then took over (the
 # password, sessions, MFA and other login methods were removed).
 ACCOUNT_TAKEN_OVER_BY_PROVIDER = "ACCOUNT_TAKEN_OVER_BY_PROVIDER"
@@ -46,6 +48,8 @@ ALL_EVENTS = (
     SOCIAL_LINKED,
     SOCIAL_UNLINKED,
     PASSWORD_REMOVED,
+    PASSKEY_ADDED,
+    PASSKEY_REMOVED,
     ACCOUNT_TAKEN_OVER_BY_PROVIDER,
 )
 
@@ -63,6 +67,8 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
     SOCIAL_LINKED: (*RECIPIENT, *PROVIDER),
     SOCIAL_UNLINKED: (*RECIPIENT, *PROVIDER),
     PASSWORD_REMOVED: RECIPIENT,
+    PASSKEY_ADDED: (*RECIPIENT, "passkey_name"),
+    PASSKEY_REMOVED: (*RECIPIENT, "passkey_name"),
     ACCOUNT_TAKEN_OVER_BY_PROVIDER: (*RECIPIENT, *PROVIDER),
 }
 # event -> the key holding its link (a live token for the first two).
@@ -94,6 +100,8 @@ MESSAGES: dict[str, EmailTemplate] = {
     SOCIAL_LINKED: EmailTemplate("A {{ provider_name }} account was linked", "social_linked"),
     SOCIAL_UNLINKED: EmailTemplate("A {{ provider_name }} account was unlinked", "social_unlinked"),
     PASSWORD_REMOVED: EmailTemplate("Password sign-in was removed", "password_removed"),
+    PASSKEY_ADDED: EmailTemplate("A passkey was added to your account", "passkey_added"),
+    PASSKEY_REMOVED: EmailTemplate("A passkey was removed from your account", "passkey_removed"),
     ACCOUNT_TAKEN_OVER_BY_PROVIDER: EmailTemplate(
         "{{ provider_name }} confirmed your address: your account was reset",
         "account_taken_over",

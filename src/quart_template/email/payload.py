@@ -37,6 +37,7 @@ def wire_form(event: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "recipient_name": data.get("recipient_name", data.get("first_name")) or "",
         "provider": data.get("provider"),
         "provider_name": data.get("provider_name") or provider_name(data.get("provider")),
+        "passkey_name": data.get("passkey_name"),
     }
     link_key = LINK_KEYS.get(event)
     if link_key is not None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from quart_template.db import utcnow
+from quart_template.db import Session, utcnow
 from quart_template.events.outbox import DEAD, EMAIL, PENDING, SENT, SPENT_EMAIL, OutboxMessage
 
 P = ParamSpec("P")
@@ -47,7 +47,7 @@ def claim_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     it rejected (API transactions keep inserting outbox rows meanwhile)."""
     if engine.dialect.name == "mysql":
         engine = engine.execution_options(isolation_level="READ COMMITTED")
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=Session, expire_on_commit=False)
 
 
 @dataclass

@@ -1,13 +1,17 @@
 """Drains the outbox: one loop per destination (one being down never holds back the others),
 each claiming a bounded batch, delivering it in per-entity order and recording the results.
-A row is marked sent only after its destination confirmed it."""
+A row is marked sent only after its destination confirmed it. Inside an API process the relay
+keeps to a pace while requests are being served (`Pace`), so draining a backlog after an outage
+does not become an outage of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +27,37 @@ Sender = Callable[[OutboxMessage], Awaitable[None]]
 
 STOP_GRACE_SECONDS = 15.0
 MAX_PAUSE_SECONDS = 30.0
+# A paced pass is this long a slice of the rate: small claims, so no single pass holds the
+# event loop (building and publishing its messages) long enough for a request to notice.
+PACED_PASS_SECONDS = 0.2
+
+
+@dataclass
+class Pace:
+    """At most `rate` events per second per destination while `busy()` (the API is serving
+    requests), as fast as the destination takes them otherwise. Shared by the destination's
+    workers: each claim books its rows' share of the second."""
+
+    rate: float
+    busy: Callable[[], bool]
+    _next: dict[str, float] = field(default_factory=dict)
+
+    def batch(self, destination: Destination) -> int:
+        if not self.busy():
+            return destination.batch_size
+        return max(1, min(destination.batch_size, int(self.rate * PACED_PASS_SECONDS)))
+
+    def delay(self, name: str) -> float:
+        """Seconds to wait before the next claim (0 when the API is idle)."""
+        if not self.busy():
+            self._next.pop(name, None)
+            return 0.0
+        return max(0.0, self._next.get(name, 0.0) - time.monotonic())
+
+    def book(self, name: str, rows: int) -> None:
+        if rows and self.busy():
+            start = max(time.monotonic(), self._next.get(name, 0.0))
+            self._next[name] = start + rows / self.rate
 
 
 def waves(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
@@ -44,6 +79,7 @@ class OutboxRelay:
         *,
         poll_interval: float = 1.0,
         workers: int = 2,
+        pace: Pace | None = None,
     ) -> None:
         self._db = claim_sessions(engine)
         self.destinations = {destination.name: destination for destination in destinations}
@@ -51,6 +87,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wake = {name: asyncio.Event() for name in self.destinations}
         self._workers = workers
+        self._pace = pace
         self._busy = dict.fromkeys(self.destinations, 0)
         self._settled = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
@@ -112,6 +149,9 @@ class OutboxRelay:
                 await destination.wait_available(self._poll_interval)
                 continue
             wake.clear()
+            if self._pace is not None and (wait := self._pace.delay(destination.name)) > 0:
+                await self._sleep(wait)
+                continue
             try:
                 claimed, delivered = await self._pass(destination)
                 self._database_back()
@@ -152,9 +192,12 @@ class OutboxRelay:
         """Claim one batch, deliver it wave by wave, settle; returns (claimed, delivered)."""
         self._busy[destination.name] += 1
         try:
-            claim = await claim_rows(self._db, destination.name, destination.batch_size)
+            size = self._pace.batch(destination) if self._pace else destination.batch_size
+            claim = await claim_rows(self._db, destination.name, size)
             if not claim.rows:
                 return 0, 0
+            if self._pace is not None:
+                self._pace.book(destination.name, len(claim.rows))
             outcome = await self._deliver(destination, claim)
             count_deliveries(
                 destination.name,

@@ -25,7 +25,9 @@ from quart_template.web import client_info, reply
 
 blueprint = Blueprint("events", __name__)
 
-ENTITIES = frozenset({"person", "login_method", "otp_method", "recovery_code", "session"})
+ENTITIES = frozenset(
+    {"person", "login_method", "otp_method", "recovery_code", "passkey", "session"}
+)
 CHANNEL = re.compile(r"^private-(?P<entity>[a-z_]+)-(?P<owner>[0-9a-f]{32})$")
 
 

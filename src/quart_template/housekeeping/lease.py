@@ -4,11 +4,10 @@ Times come from each instance's clock: the lease lasts minutes, far above any sa
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from quart_template.db import reader, utcnow
+from quart_template.db import reader, utcnow, write_gate
 from quart_template.housekeeping.models import HousekeepingLease
 
 LEASE_NAME = "housekeeping"
@@ -33,17 +32,14 @@ def new_holder() -> str:
 class Lease:
     """The housekeeping lease as seen by one holder."""
 
-    def __init__(
-        self, engine: AsyncEngine, *, holder: str, write_lock: asyncio.Lock | None = None
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, *, holder: str) -> None:
         self._engine = engine
         self.holder = holder
-        self._write_lock = write_lock
 
     def write_gate(self) -> AbstractAsyncContextManager[Any]:
         """SQLite has one writer: queue behind this process's other writers, not in SQLite's
         busy handler."""
-        return self._write_lock or nullcontext()
+        return write_gate(self._engine)
 
     async def take(self, *, due_only: bool) -> bool:
         """Take the lease if it is free (and, with `due_only`, if the shared schedule says a

@@ -21,14 +21,17 @@ from quart_template.events.outbox import SENT, OutboxMessage
 from quart_template.housekeeping.lease import Lease
 from quart_template.housekeeping.rules import Keyset, Matching, Rule
 from quart_template.mfa.models import MfaChallenge
+from quart_template.passkeys.models import PasskeyChallenge
 from quart_template.security.models import SecurityEvent
 from quart_template.sessions.models import AuthSession, session_audit
 from quart_template.settings import Settings
+from quart_template.social.models import SocialFlow
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# A spent or expired second-factor challenge is kept this long (for support questions only).
+# A spent or expired second-factor or passkey challenge, or social sign-in flow, is kept this
+# long (for support questions only).
 CHALLENGE_RETENTION = timedelta(days=1)
 # After each batch, rest this many times as long as its write took: the purge holds the
 # database's write lock (and a CPU) at most a sixth of the time, which keeps the API's p99
@@ -67,6 +70,8 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
     challenges_before = now - CHALLENGE_RETENTION
     outbox_before = now - timedelta(days=settings.outbox_retention)
     session, challenge, outbox = _table(AuthSession), _table(MfaChallenge), _table(OutboxMessage)
+    flow = _table(SocialFlow)
+    ceremony = _table(PasskeyChallenge)
     rules: list[Rule] = [
         Matching(
             session,
@@ -80,6 +85,19 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
             [
                 (challenge.c.expires_at < challenges_before)
                 | (challenge.c.used_at < challenges_before)
+            ],
+        ),
+        Matching(
+            flow,
+            flow.c.id_hash,
+            [flow.c.expires_at < challenges_before, flow.c.used_at < challenges_before],
+        ),
+        Matching(
+            ceremony,
+            ceremony.c.challenge_hash,
+            [
+                (ceremony.c.expires_at < challenges_before)
+                | (ceremony.c.used_at < challenges_before)
             ],
         ),
         Keyset(

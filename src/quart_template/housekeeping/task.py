@@ -32,12 +32,11 @@ class Housekeeper:
         engine: AsyncEngine,
         settings: Settings,
         *,
-        write_lock: asyncio.Lock | None = None,
         holder: str | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
-        self.lease = Lease(engine, holder=holder or new_holder(), write_lock=write_lock)
+        self.lease = Lease(engine, holder=holder or new_holder())
         self._stopping = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quart_template.accounts.models import Person
 from quart_template.db import utcnow
 from quart_template.mfa.models import MfaChallenge
+from quart_template.passkeys.repository import has_passkeys
 from quart_template.request_meta import ClientInfo
 from quart_template.sessions.service import issue_session
 from quart_template.settings import Settings
@@ -21,6 +22,7 @@ from quart_template.signin.outcomes import SecondFactorNeeded, SignedIn, SignInO
 from quart_template.signing import random_id, read_signed
 
 CHALLENGE_SALT = "mfa-challenge"
+PASSKEY = "passkey"  # the first factor of a sign-in with a passkey
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -40,11 +42,14 @@ async def first_factor_passed(
     client: ClientInfo,
     login_method: str | None = None,
 ) -> SignInOutcome:
-    """After a password (or social) step: a session, or for an MFA person the challenge that
-    the second factor must name (`method`: "password" or the provider)."""
-    if person.mfa_enabled:
+    """After a first factor: a session, or the challenge that the second factor must name
+    (`method`: "password", the provider, or "passkey"). A second factor is asked of an MFA
+    person, and after a password or social step of a person with passkeys, whose passkey
+    is one (after a passkey without user verification, only a TOTP or recovery code is)."""
+    passkey = method != PASSKEY and await has_passkeys(db, person_id=person.entity_id)
+    if person.mfa_enabled or passkey:
         token = await begin_second_factor(db, settings=settings, person=person, method=method)
-        return SecondFactorNeeded(person=person, mfa_token=token)
+        return SecondFactorNeeded(person=person, mfa_token=token, passkey=passkey)
     issued = await issue_session(db, settings=settings, person=person, client=client)
     return SignedIn(person=person, token=issued, login_method=login_method)
 

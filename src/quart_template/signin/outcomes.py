@@ -21,10 +21,12 @@ class SignedIn:
 class SecondFactorNeeded:
     """The first factor passed for an MFA person: no token of any kind. `mfa_token` names the
     challenge that lets a second factor finish this login (None when the step that passed
-    cannot start one: an emailed link is no first factor, so that person signs in normally)."""
+    cannot start one: an emailed link is no first factor, so that person signs in normally).
+    `passkey`: one of the person's passkeys may be the second factor."""
 
     person: Person
     mfa_token: str | None = None
+    passkey: bool = False
 
 
 SignInOutcome = SignedIn | SecondFactorNeeded

@@ -4,7 +4,7 @@ shaped in one place from the step's outcome."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -48,12 +48,14 @@ class PendingUser(ResponseModel):
 class SignInResponse(ResponseModel):
     """A user with a token; or, for an MFA person after the first factor, a pending user and
     the `mfa_token` for the second step. `message` on verification and second-factor answers,
-    `auth` (the provider's token answer) on social sign-ins that issued a token."""
+    `auth` (the provider's token answer) on social sign-ins that issued a token; `passkey`
+    true beside `mfa_token` when a passkey may be the second factor."""
 
     message: str | None = None
     success: bool = True
     user: User | PendingUser
     mfa_token: str | None = None
+    passkey: Literal[True] | None = None
     auth: dict[str, Any] | None = None
 
 
@@ -92,4 +94,7 @@ def sign_in_response(
         return SignInResponse(message=message, user=user, auth=auth)
     person = outcome.person
     pending = PendingUser(mfa_enabled=True, email=person.email, verified=person.verified)
-    return SignInResponse(message=message, user=pending, mfa_token=outcome.mfa_token)
+    passkey: Literal[True] | None = True if outcome.passkey and outcome.mfa_token else None
+    return SignInResponse(
+        message=message, user=pending, mfa_token=outcome.mfa_token, passkey=passkey
+    )

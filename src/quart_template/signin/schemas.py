@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -28,8 +28,59 @@ class SecondFactorRequest(RequestModel):
     email: Email | None = None
 
 
+Credential = Annotated[
+    dict[str, Any],
+    Field(
+        description="the PublicKeyCredential as JSON (`credential.toJSON()` in a browser): "
+        "id, rawId, type, response with base64url fields"
+    ),
+]
+
+
+class CredentialRequest(RequestModel):
+    """A WebAuthn credential: inside `credential`, or the body itself as `credential.toJSON()`
+    gives it (`id`, `rawId`, `type`, `response`, ...)."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("credential", "response"))
+
+    credential: Credential | None = None
+    id: Annotated[str, Field(max_length=2048)] | None = None
+    rawId: Annotated[str, Field(max_length=2048)] | None = None
+    type: Annotated[str, Field(max_length=32)] | None = None
+    response: dict[str, Any] | None = None
+    authenticatorAttachment: Annotated[str, Field(max_length=32)] | None = None
+    clientExtensionResults: dict[str, Any] | None = None  # accepted, not used
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CredentialRequest:
+        if (self.credential is None) == (self.response is None):
+            raise ValueError("send the credential as `credential`, or as the body itself")
+        return self
+
+    def webauthn_credential(self) -> dict[str, Any]:
+        """The credential as py_webauthn reads it, whichever form it came in."""
+        if self.credential is not None:
+            return self.credential
+        return self.model_dump(include=set(WEBAUTHN_FIELDS), exclude_none=True)
+
+
+WEBAUTHN_FIELDS = ("id", "rawId", "type", "response", "authenticatorAttachment")
+
+
 class LoginMfaRequest(SecondFactorRequest):
-    otp: OtpCode
+    """Exactly one second factor: a TOTP code, or an assertion of one of the person's
+    passkeys answering `POST /passkeys/login/options {mfa_token}`."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("otp", "passkey"))
+
+    otp: OtpCode | None = None
+    passkey: Credential | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> LoginMfaRequest:
+        if (self.otp is None) == (self.passkey is None):
+            raise ValueError("send exactly one of otp or passkey")
+        return self
 
 
 RecoveryCode = Annotated[str, Field(min_length=1, max_length=64)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,12 +19,16 @@ from quart_template.errors import Unauthorized
 from quart_template.mfa import recovery, repository
 from quart_template.mfa.checks import OTP_SCOPE, accept_code
 from quart_template.mfa.models import MfaChallenge
+from quart_template.passkeys import repository as passkeys
+from quart_template.passkeys.ceremony import CeremonyFailed
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import log_only, record, record_alone
 from quart_template.sessions.service import issue_session
+from quart_template.signin import passkey
 from quart_template.signin.challenge import find_challenge
 from quart_template.signin.outcomes import SignedIn
+from quart_template.signin.passkey import PASSKEY_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +49,20 @@ class Attempt:
     client: ClientInfo
 
 
-async def _pending_login(rt: Runtime, attempt: Attempt, scope: str) -> tuple[str, Person]:
-    """The live challenge's key and its person, or 401 (counted per client IP). Wrong codes
-    count per account and client IP (and per account from all addresses), so a stranger
-    sending the legacy `{email, otp}` form locks only their own address out, not the owner."""
+async def _pending_login(
+    rt: Runtime, attempt: Attempt, scope: str, *, needs_mfa: bool = True
+) -> tuple[str, Person]:
+    """The live challenge's key and its person (with MFA on, unless `needs_mfa` is False: a
+    passkey may be the second factor of a person without TOTP), or 401 (counted per client
+    IP). Wrong codes count per account and client IP (and per account from all addresses),
+    so a stranger sending the legacy `{email, otp}` form locks only their own address out."""
     email_key = normalise_email(attempt.email) if attempt.email else None
     await rt.limiter.guard_credentials(attempt.client.ip, account=email_key, scope=scope)
     challenge, person = await _find_pending(rt, attempt)
     if (
         challenge is None
         or person is None
-        or not person.mfa_enabled
+        or (needs_mfa and not person.mfa_enabled)
         or (email_key is not None and person.email_key != email_key)
     ):
         await _refuse(rt, attempt, NO_CHALLENGE, person=None, scope=scope)
@@ -139,6 +146,39 @@ async def sign_in_with_recovery_code(rt: Runtime, attempt: Attempt, *, code: str
         await _refuse(rt, attempt, INVALID_RECOVERY_CODE, person=person, scope=RECOVERY_SCOPE)
     except _Consumed:
         await _refuse(rt, attempt, NO_CHALLENGE, person=None, scope=RECOVERY_SCOPE)
+    await rt.limiter.clear(person.email)
+    return signed_in
+
+
+async def sign_in_with_passkey(
+    rt: Runtime, attempt: Attempt, *, credential: dict[str, Any]
+) -> SignedIn:
+    """A fresh session for an assertion of one of the person's passkeys that answers the
+    options made for this login (`POST /passkeys/login/options {mfa_token}`)."""
+    challenge_key, person = await _pending_login(rt, attempt, PASSKEY_SCOPE, needs_mfa=False)
+    assertion = await passkey.read(rt, credential, attempt.client, account=person.email)
+    try:
+        async with rt.db() as db, db.begin():
+            spent = await passkeys.spend_challenge(
+                db,
+                challenge=assertion.challenge,
+                purpose=passkey.SECOND_FACTOR,
+                person_id=person.entity_id,
+                mfa_challenge=challenge_key,
+            )
+        if not spent:
+            raise CeremonyFailed("no live challenge of this login")
+        async with rt.db() as db, db.begin():
+            current = await repository.lock_person(db, person_id=person.entity_id)
+            found = await passkey.locked_passkey(db, assertion, person_id=person.entity_id)
+            if current is None or found is None:
+                raise CeremonyFailed("not a passkey of this person")
+            passkey.use(rt, assertion, found)
+            signed_in = await _finish(rt, db, challenge_key, current, attempt, factor="passkey")
+    except CeremonyFailed as failure:
+        await passkey.refused_assertion(rt, attempt.client, failure, person=person)
+    except (_Consumed, StaleDataError):
+        await _refuse(rt, attempt, NO_CHALLENGE, person=None, scope=PASSKEY_SCOPE)
     await rt.limiter.clear(person.email)
     return signed_in
 

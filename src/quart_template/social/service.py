@@ -28,7 +28,7 @@ from quart_template.signin.outcomes import SignedIn, SignInOutcome
 from quart_template.social import repository as repo
 from quart_template.social.providers.base import Identity
 from quart_template.social.takeover import take_over
-from quart_template.social.transactions import retryable, write_gate
+from quart_template.social.transactions import retryable
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def sign_in_with(
     """Link to the caller, or sign in (creating or linking a person)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            async with write_gate(rt), rt.db() as db, db.begin():
+            async with rt.db() as db, db.begin():
                 if caller is not None and presented_token is not None:
                     return await _link_to_caller(db, rt, identity, caller, presented_token, client)
                 person = await _person_for(db, rt, identity, client)

@@ -2,7 +2,8 @@
 their own, and wait: the address is unverified, but the account exists. When a provider later
 vouches for that address, the provider's user is its owner, and everything the account holds was
 set up by somebody who never proved the address. So it is cleared before the provider account
-is linked: password, sessions, pending second steps, MFA and the other login methods."""
+is linked: password, sessions, pending second steps, MFA, passkeys and the other login
+methods."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from quart_template.events.outbox import enqueue_email
 from quart_template.mfa import repository as mfa_repo
 from quart_template.mfa.recovery import retire_codes
 from quart_template.mfa.repository import end_challenges
+from quart_template.passkeys import repository as passkey_repo
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import record
@@ -39,6 +41,9 @@ async def take_over(
     sessions = await revoke_all_sessions(db, person_id=owner, by=owner)
     await end_challenges(db, person_id=owner)
     had_mfa = await _remove_mfa(db, person)
+    passkeys = await passkey_repo.list_passkeys(db, person_id=owner)
+    for passkey in passkeys:
+        passkey_repo.soft_delete(passkey, by=owner)
     removed = await repo.list_with_tokens(db, person_id=owner)
     for method in removed:
         repo.soft_delete(method, by=owner)
@@ -69,6 +74,7 @@ async def take_over(
         sessions_revoked=str(sessions),
         login_methods_removed=",".join(method.provider for method in removed),
         mfa_removed=str(had_mfa).lower(),
+        passkeys_removed=str(len(passkeys)),
     )
 
 

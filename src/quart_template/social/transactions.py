@@ -1,23 +1,12 @@
-"""How social sign-ins share the database: SQLite writers queue in-process, and a transaction
-that lost a race (unique key, stale version, MySQL deadlock) may simply run again."""
+"""How social sign-ins share the database: a transaction that lost a race (unique key, stale
+version, MySQL deadlock) may simply run again."""
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import Any
-
 from sqlalchemy.exc import OperationalError
-
-from quart_template.runtime import Runtime
 
 # MySQL: deadlock found / lock wait timeout: the transaction is safe to run again.
 RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
-
-
-def write_gate(rt: Runtime) -> AbstractAsyncContextManager[Any]:
-    """SQLite has one writer: queue writers here, handed over at once, rather than in SQLite's
-    busy handler, which polls with sleeps of up to 100 ms and leaves the lock idle meanwhile."""
-    return rt.sqlite_write_lock or nullcontext()
 
 
 def retryable(exc: Exception) -> bool:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from quart import Blueprint, Response, request
-from quart_schema import document_response, validate_request
+from quart_schema import document_response, validate_querystring, validate_request
 
 from quart_template.errors import Unauthorized
 from quart_template.openapi import answers
@@ -22,26 +21,41 @@ from quart_template.sessions.auth import (
 )
 from quart_template.signin.outcomes import SignedIn
 from quart_template.signin.responses import SignInResponse, sign_in_response
-from quart_template.social import methods, service
+from quart_template.social import flows, methods, service
 from quart_template.social.providers import facebook, github, google, linkedin
 from quart_template.social.providers.base import Identity
-from quart_template.social.schemas import CodeSignIn, FacebookSignIn, GoogleSignIn, LoginMethods
+from quart_template.social.schemas import (
+    AuthorizeQuery,
+    CodeSignIn,
+    FacebookSignIn,
+    FlowStarted,
+    GoogleSignIn,
+    LoginMethods,
+)
 from quart_template.web import client_info, rate_limited, reply
 
 blueprint = Blueprint("social", __name__)
 
 DELETED = "Login method is deleted"
 SCOPE = "social"
-# No email (400), refused (401), disabled (403), linked elsewhere (409), not configured (501),
-# the provider failing (502) or slow (504).
+# No email (400), refused or a bad state (401), disabled (403), linked elsewhere (409), not
+# configured (501), the provider failing (502) or slow (504).
 PROVIDER_ANSWERS = (400, 401, 403, 409, 501, 502, 504)
+# A redirect URI that is not ours (400), an unknown provider (404), not configured (501).
+AUTHORIZE_ANSWERS = (400, 404, 501)
+
+SignInBody = CodeSignIn | GoogleSignIn | FacebookSignIn
 
 
-async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -> Response:
-    """The shared flow: the provider vouches (or 401/502/504), then the linking rules."""
+async def _sign_in(
+    provider: str, exchange: Callable[..., Awaitable[Identity]], payload: SignInBody
+) -> Response:
+    """The shared flow: a posted state is spent (or 401), the provider vouches (or
+    401/502/504), then the linking rules."""
     rt, client = runtime(), client_info()
     try:
-        identity = await exchange(payload, http=rt.http, settings=rt.settings)
+        flow = await flows.flow_for(rt, provider=provider, code=payload.code, state=payload.state)
+        identity = await exchange(payload, http=rt.http, settings=rt.settings, flow=flow)
     except Unauthorized:
         await rt.limiter.record_failure(client.ip, account=None, scope=SCOPE)
         raise
@@ -65,8 +79,9 @@ async def _sign_in(exchange: Callable[..., Awaitable[Identity]], payload: Any) -
 @validate_request(CodeSignIn)
 @document_response(SignInResponse)
 async def sign_in_github(data: CodeSignIn) -> Response:
-    """Sign in (or link, when signed in) with a GitHub OAuth code."""
-    return await _sign_in(github.exchange, data)
+    """Sign in (or link, when signed in) with a GitHub OAuth code (and its `state` when the
+    sign-in started at /social/github/authorize)."""
+    return await _sign_in("github", github.exchange, data)
 
 
 @blueprint.post("/social/google")
@@ -76,8 +91,9 @@ async def sign_in_github(data: CodeSignIn) -> Response:
 @validate_request(GoogleSignIn)
 @document_response(SignInResponse)
 async def sign_in_google(data: GoogleSignIn) -> Response:
-    """Sign in (or link, when signed in) with a Google ID token."""
-    return await _sign_in(google.exchange, data)
+    """Sign in (or link, when signed in) with a Google ID token, or the code and `state` of a
+    sign-in started at /social/google/authorize."""
+    return await _sign_in("google", google.exchange, data)
 
 
 @blueprint.post("/social/linkedin")
@@ -87,8 +103,9 @@ async def sign_in_google(data: GoogleSignIn) -> Response:
 @validate_request(CodeSignIn)
 @document_response(SignInResponse)
 async def sign_in_linkedin(data: CodeSignIn) -> Response:
-    """Sign in (or link, when signed in) with a LinkedIn OAuth code."""
-    return await _sign_in(linkedin.exchange, data)
+    """Sign in (or link, when signed in) with a LinkedIn OAuth code (and its `state` when the
+    sign-in started at /social/linkedin/authorize)."""
+    return await _sign_in("linkedin", linkedin.exchange, data)
 
 
 @blueprint.post("/social/facebook")
@@ -98,8 +115,27 @@ async def sign_in_linkedin(data: CodeSignIn) -> Response:
 @validate_request(FacebookSignIn)
 @document_response(SignInResponse)
 async def sign_in_facebook(data: FacebookSignIn) -> Response:
-    """Sign in (or link, when signed in) with a Facebook access token, checked with Facebook."""
-    return await _sign_in(facebook.exchange, data)
+    """Sign in (or link, when signed in) with a Facebook access token, checked with Facebook,
+    or the code and `state` of a sign-in started at /social/facebook/authorize."""
+    return await _sign_in("facebook", facebook.exchange, data)
+
+
+# The providers as an `any` converter: the OpenAPI document lists them, any other name is 404.
+AUTHORIZE_PATH = f"/social/<any({', '.join(flows.CODE_FLOWS)}):provider>/authorize"
+
+
+@blueprint.get(AUTHORIZE_PATH)
+@rate_limited(SCOPE)
+@answers(*AUTHORIZE_ANSWERS)
+@validate_querystring(AuthorizeQuery)
+@document_response(FlowStarted)
+async def start_sign_in(provider: str, query_args: AuthorizeQuery) -> Response:
+    """Start a server-driven sign-in: the provider's authorize URL, with a `state` (and PKCE,
+    and for Google a nonce) binding the code to a flow kept here for 10 minutes."""
+    started = await flows.start(
+        runtime(), provider=provider, redirect_uri=query_args.redirect_uri, client=client_info()
+    )
+    return reply(FlowStarted(url=started.url, state=started.state), no_store=True)
 
 
 @blueprint.get("/social")

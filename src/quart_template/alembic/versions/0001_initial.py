@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 21:09:23.175053
+Create Date: 2026-12-02 03:06:46.078476
 """
 
 from collections.abc import Sequence
@@ -126,6 +126,38 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_pending", ["destination", "status", "id"], unique=False)
 
     op.create_table(
+        "passkey_audit",
+        sa.Column(
+            "audit_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("person_id", sa.String(length=32), nullable=True),
+        sa.Column("name", sa.String(length=100), nullable=True),
+        sa.Column("credential_id", sa.Text(), nullable=True),
+        sa.Column("credential_key", sa.String(length=64), nullable=True),
+        sa.Column("public_key", sa.Text(), nullable=True),
+        sa.Column("sign_count", sa.BigInteger(), nullable=True),
+        sa.Column("transports", sa.String(length=200), nullable=True),
+        sa.Column("aaguid", sa.String(length=36), nullable=True),
+        sa.Column("backup_eligible", sa.Boolean(), nullable=True),
+        sa.Column("backed_up", sa.Boolean(), nullable=True),
+        sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.Column("last_used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.Column("entity_id", sa.String(length=32), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("previous_version", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=True),
+        sa.Column("changed_by_id", sa.String(length=32), nullable=True),
+        sa.Column("changed_on", quart_template.db.UTCDateTime(), nullable=True),
+        sa.Column("audited_on", quart_template.db.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("audit_id", name=op.f("pk_passkey_audit")),
+    )
+    with op.batch_alter_table("passkey_audit", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_passkey_audit_entity_id"), ["entity_id"], unique=False)
+
+    op.create_table(
         "person",
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("email_key", sa.String(length=320), nullable=True),
@@ -246,6 +278,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_session_audit_entity_id"), ["entity_id"], unique=False)
 
     op.create_table(
+        "social_flow",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("redirect_uri", sa.String(length=2048), nullable=False),
+        sa.Column("code_verifier_encrypted", sa.Text(), nullable=True),
+        sa.Column("nonce", sa.String(length=64), nullable=True),
+        sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_social_flow")),
+    )
+    with op.batch_alter_table("social_flow", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_social_flow_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_social_flow_used_at"), ["used_at"], unique=False)
+
+    op.create_table(
         "login_method",
         sa.Column("person_id", sa.String(length=32), nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
@@ -314,6 +362,54 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_otp_method_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "passkey",
+        sa.Column("person_id", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("credential_id", sa.Text(), nullable=False),
+        sa.Column("credential_key", sa.String(length=64), nullable=True),
+        sa.Column("public_key", sa.Text(), nullable=False),
+        sa.Column("sign_count", sa.BigInteger(), nullable=False),
+        sa.Column("transports", sa.String(length=200), nullable=True),
+        sa.Column("aaguid", sa.String(length=36), nullable=True),
+        sa.Column("backup_eligible", sa.Boolean(), nullable=False),
+        sa.Column("backed_up", sa.Boolean(), nullable=False),
+        sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.Column("entity_id", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("previous_version", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("changed_by_id", sa.String(length=32), nullable=True),
+        sa.Column("changed_on", quart_template.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.entity_id"], name=op.f("fk_passkey_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("entity_id", name=op.f("pk_passkey")),
+        sa.UniqueConstraint("credential_key", name=op.f("uq_passkey_credential_key")),
+    )
+    with op.batch_alter_table("passkey", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_passkey_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "passkey_challenge",
+        sa.Column("challenge_hash", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("person_id", sa.String(length=32), nullable=True),
+        sa.Column("mfa_challenge", sa.String(length=64), nullable=True),
+        sa.Column("created_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", quart_template.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", quart_template.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.entity_id"], name=op.f("fk_passkey_challenge_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("challenge_hash", name=op.f("pk_passkey_challenge")),
+    )
+    with op.batch_alter_table("passkey_challenge", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_passkey_challenge_person_id"), ["person_id"], unique=False
+        )
+
+    op.create_table(
         "recovery_code",
         sa.Column("person_id", sa.String(length=32), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
@@ -369,14 +465,18 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table("session")
     op.drop_table("recovery_code")
+    op.drop_table("passkey_challenge")
+    op.drop_table("passkey")
     op.drop_table("otp_method")
     op.drop_table("mfa_challenge")
     op.drop_table("login_method")
+    op.drop_table("social_flow")
     op.drop_table("session_audit")
     op.drop_table("security_event")
     op.drop_table("recovery_code_audit")
     op.drop_table("person_audit")
     op.drop_table("person")
+    op.drop_table("passkey_audit")
     op.drop_table("outbox")
     op.drop_table("otp_method_audit")
     op.drop_table("login_method_audit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from quart_template.errors import BadGateway, GatewayTimeout, NotImplementedHere, Unauthorized
+from quart_template.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,41 @@ class Identity:
         return f"{self.provider}:{self.provider_user_id}"
 
 
+@dataclass(frozen=True)
+class Flow:
+    """A server-driven sign-in, spent: what the code exchange must send back to the provider
+    (the redirect URI the code was issued for, the PKCE verifier) and the ID token's nonce."""
+
+    redirect_uri: str
+    code_verifier: str | None = None
+    nonce: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeFlow:
+    """How a provider's consent dialog is asked for a code (`GET /social/<provider>/authorize`)."""
+
+    title: str
+    scope: str
+    endpoint: Callable[[Settings], str]
+    client_id: Callable[[Settings], str]  # 501 when the code flow is not configured
+    pkce: bool = True  # the dialog takes an S256 `code_challenge`
+    nonce: bool = False  # OpenID Connect: the ID token carries the `nonce` of the request
+    # Flask Template's front ends posted this provider's codes without a state: taken unless
+    # SOCIAL_REQUIRE_STATE (a provider new to codes takes them only with their state).
+    seed_code: bool = False
+
+
 def not_configured(title: str) -> NotImplementedHere:
     """Without credentials a provider cannot vouch for anyone: not offered here (501)."""
     return NotImplementedHere(f"{title} sign-in is not configured.")
+
+
+def client_credentials(title: str, client_id: str | None, secret: str | None) -> tuple[str, str]:
+    """Our client id and secret at a provider; 501 when either is unset."""
+    if not client_id or not secret:
+        raise not_configured(title)
+    return client_id, secret
 
 
 @asynccontextmanager
@@ -93,15 +126,16 @@ async def code_for_token(
     refused: str,
     seconds: float,
 ) -> dict[str, Any]:
-    """An OAuth code exchanged for a token answer. Providers answer a bad or used code with
-    200 and an `error` field as often as with a 4xx: both are the provider refusing it (401)."""
+    """An OAuth code exchanged for a token answer (fields that are None are not sent). Providers
+    answer a bad or used code with 200 and an `error` field as often as with a 4xx: both are
+    the provider refusing it (401)."""
     response = await call(
         http,
         "POST",
         url,
         title=title,
         seconds=seconds,
-        data=data,
+        data={name: value for name, value in data.items() if value is not None},
         headers={"Accept": "application/json"},
     )
     body = json_body(response, title=title, refused=refused)

@@ -1,4 +1,5 @@
-"""GitHub: the code is exchanged for a token, then `/user` and `/user/emails` are read together."""
+"""GitHub: the code is exchanged for a token (with the flow's redirect URI and PKCE verifier when
+it came through `/social/github/authorize`), then `/user` and `/user/emails` are read together."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import httpx
 from quart_template.errors import APIError, BadGateway
 from quart_template.settings import Settings
 from quart_template.social.providers.base import (
+    CodeFlow,
+    Flow,
     Identity,
     call,
+    client_credentials,
     code_for_token,
     json_answer,
     json_body,
-    not_configured,
     optional_text,
     provider_deadline,
     required_text,
@@ -26,27 +29,49 @@ TITLE = "GitHub"
 REFUSED = "GitHub did not accept the code."
 
 
-async def exchange(payload: CodeSignIn, *, http: httpx.AsyncClient, settings: Settings) -> Identity:
+def credentials(settings: Settings) -> tuple[str, str]:
+    """Our OAuth app at GitHub; 501 without it."""
+    return client_credentials(TITLE, settings.github_client_id, settings.github_oauth_client_secret)
+
+
+CODE_FLOW = CodeFlow(
+    title=TITLE,
+    scope="read:user user:email",
+    endpoint=lambda settings: f"{settings.github_oauth_url}/authorize",
+    client_id=lambda settings: credentials(settings)[0],
+    seed_code=True,
+)
+
+
+async def exchange(
+    payload: CodeSignIn,
+    *,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    flow: Flow | None = None,
+) -> Identity:
     """The GitHub account behind an OAuth code."""
-    if not settings.github_client_id or not settings.github_oauth_client_secret:
-        raise not_configured(TITLE)
+    client_id, secret = credentials(settings)
     async with provider_deadline(TITLE, settings.provider_timeout):
-        token = await _access_token(payload.code, http=http, settings=settings)
+        data: dict[str, str | None] = {
+            "client_id": client_id,
+            "client_secret": secret,
+            "code": payload.code,
+        }
+        if flow is not None:
+            data |= {"redirect_uri": flow.redirect_uri, "code_verifier": flow.code_verifier}
+        token = await _access_token(data, http=http, settings=settings)
         user, emails = await _profile(token["access_token"], http=http, settings=settings)
     return _identity(token, user, emails)
 
 
 async def _access_token(
-    code: str, *, http: httpx.AsyncClient, settings: Settings
+    data: dict[str, str | None], *, http: httpx.AsyncClient, settings: Settings
 ) -> dict[str, Any]:
     return await code_for_token(
         http,
         f"{settings.github_oauth_url}/access_token",
-        data={
-            "client_id": settings.github_client_id,
-            "client_secret": settings.github_oauth_client_secret,
-            "code": code,
-        },
+        data=data,
         title=TITLE,
         refused=REFUSED,
         seconds=settings.provider_timeout,

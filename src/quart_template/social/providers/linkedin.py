@@ -1,5 +1,7 @@
-"""LinkedIn through OpenID Connect: the code is exchanged for a token, then `userinfo` is read
-(LinkedIn retired the older `/v2/me` + `emailAddress` API)."""
+"""LinkedIn through OpenID Connect: the code is exchanged for a token (with the flow's redirect URI
+and PKCE verifier when it came through `/social/linkedin/authorize`, else with
+LINKEDIN_REDIRECT_URI), then `userinfo` is read (LinkedIn retired the older `/v2/me` +
+`emailAddress` API)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ import httpx
 
 from quart_template.settings import Settings
 from quart_template.social.providers.base import (
+    CodeFlow,
+    Flow,
     Identity,
     call,
+    client_credentials,
     code_for_token,
     json_body,
-    not_configured,
     optional_text,
     provider_deadline,
     required_text,
@@ -25,12 +29,41 @@ TITLE = "LinkedIn"
 REFUSED = "LinkedIn did not accept the code."
 
 
-async def exchange(payload: CodeSignIn, *, http: httpx.AsyncClient, settings: Settings) -> Identity:
+def credentials(settings: Settings) -> tuple[str, str]:
+    """Our OpenID Connect app at LinkedIn; 501 without it."""
+    return client_credentials(
+        TITLE, settings.linkedin_client_id, settings.linkedin_oauth_client_secret
+    )
+
+
+CODE_FLOW = CodeFlow(
+    title=TITLE,
+    scope="openid profile email",
+    endpoint=lambda settings: f"{settings.linkedin_oauth_url}/authorization",
+    client_id=lambda settings: credentials(settings)[0],
+    seed_code=True,
+)
+
+
+async def exchange(
+    payload: CodeSignIn,
+    *,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    flow: Flow | None = None,
+) -> Identity:
     """The LinkedIn member behind an OAuth code."""
-    if not settings.linkedin_client_id or not settings.linkedin_oauth_client_secret:
-        raise not_configured(TITLE)
+    client_id, secret = credentials(settings)
+    data: dict[str, str | None] = {
+        "grant_type": "authorization_code",
+        "code": payload.code,
+        "redirect_uri": flow.redirect_uri if flow else settings.linkedin_redirect_uri,
+        "client_id": client_id,
+        "client_secret": secret,
+        "code_verifier": flow.code_verifier if flow else None,
+    }
     async with provider_deadline(TITLE, settings.provider_timeout):
-        token = await _access_token(payload.code, http=http, settings=settings)
+        token = await _access_token(data, http=http, settings=settings)
         response = await call(
             http,
             "GET",
@@ -44,18 +77,12 @@ async def exchange(payload: CodeSignIn, *, http: httpx.AsyncClient, settings: Se
 
 
 async def _access_token(
-    code: str, *, http: httpx.AsyncClient, settings: Settings
+    data: dict[str, str | None], *, http: httpx.AsyncClient, settings: Settings
 ) -> dict[str, Any]:
     return await code_for_token(
         http,
         f"{settings.linkedin_oauth_url}/accessToken",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": settings.linkedin_redirect_uri,
-            "client_id": settings.linkedin_client_id,
-            "client_secret": settings.linkedin_oauth_client_secret,
-        },
+        data=data,
         title=TITLE,
         refused=REFUSED,
         seconds=settings.provider_timeout,

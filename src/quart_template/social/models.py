@@ -1,0 +1,28 @@
+"""Server-driven social sign-ins in flight (`GET /social/<provider>/authorize` to the POST)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from quart_template.db import Base, UTCDateTime
+
+
+class SocialFlow(Base):
+    """One started sign-in, for 10 minutes and one finish. In the database so any instance can
+    finish it; keyed by the SHA-256 of the random id its signed `state` carries, so a dump
+    names no usable state, and the PKCE verifier is stored encrypted."""
+
+    __tablename__ = "social_flow"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    redirect_uri: Mapped[str] = mapped_column(String(2048), nullable=False)
+    code_verifier_encrypted: Mapped[str | None] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # Indexed (with `used_at`) so housekeeping finds spent or expired flows without a scan.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
