@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,11 +34,6 @@ class Lease:
         self._engine = engine
         self.holder = holder
 
-    def write_gate(self) -> AbstractAsyncContextManager[Any]:
-        """SQLite has one writer: queue behind this process's other writers, not in SQLite's
-        busy handler."""
-        return write_gate(self._engine)
-
     async def take(self, *, due_only: bool) -> bool:
         """Take the lease if it is free (and, with `due_only`, if the shared schedule says a
         run is due); True when this holder now has it."""
@@ -54,7 +47,7 @@ class Lease:
             .where(row.name == LEASE_NAME, condition)
             .values(holder=self.holder, expires_at=now + timedelta(seconds=LEASE_SECONDS))
         )
-        async with self.write_gate(), self._engine.begin() as conn:
+        async with write_gate(self._engine), self._engine.begin() as conn:
             result = await conn.execute(statement)
         return result.rowcount == 1
 
@@ -73,7 +66,7 @@ class Lease:
         """Free the lease and set when the next in-app run is due."""
         now = utcnow()
         row = HousekeepingLease
-        async with self.write_gate(), self._engine.begin() as conn:
+        async with write_gate(self._engine), self._engine.begin() as conn:
             await conn.execute(
                 update(row)
                 .where(row.name == LEASE_NAME, row.holder == self.holder)
@@ -103,7 +96,7 @@ class Lease:
             return
         now = utcnow()
         try:
-            async with self.write_gate(), self._engine.begin() as conn:
+            async with write_gate(self._engine), self._engine.begin() as conn:
                 await conn.execute(
                     insert(HousekeepingLease).values(
                         name=LEASE_NAME, holder=None, expires_at=now, due_at=now

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from quart_template.db import reader, utcnow
+from quart_template.db import reader, utcnow, write_gate
 from quart_template.entities import AUDIT_TABLES
 from quart_template.events.outbox import SENT, OutboxMessage
 from quart_template.housekeeping.lease import Lease
@@ -186,7 +186,7 @@ async def _run_rule(
             return True
         if stopping():
             return False
-        async with lease.write_gate():
+        async with write_gate(engine):
             began = time.perf_counter()
             async with engine.begin() as conn:
                 if not await lease.keep(conn):
