@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from typing import Any
@@ -92,6 +93,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
     @app.before_serving
     async def _start() -> None:
         app.extensions["runtime"] = await open_runtime(settings)
+        # What startup built (modules, the app, the engine, the runtime) lives as long as the
+        # process: take it out of the collector's sight, or every full collection walks it
+        # again (120 ms pauses on the 2-vCPU VM, the p99 of every route under load).
+        gc.collect()
+        gc.freeze()
 
     @app.after_serving
     async def _stop() -> None:

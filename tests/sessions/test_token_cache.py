@@ -158,28 +158,19 @@ async def test_turning_mfa_on_shows_at_once(
 async def test_a_check_that_read_before_a_logout_does_not_cache_the_old_row(
     client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A request whose query ran before a logout committed answers as it read, but must not
-    keep that row for the requests after the logout."""
+    """A request whose query ran before a session was ended answers as it read, but must not
+    keep that row for the requests after. (The session is ended from another session: a
+    logout's own token check would wait for the very lookup held here.)"""
     user = await signed_in(rt)
-    read, resume = asyncio.Event(), asyncio.Event()
-    real = check.authenticate_token
-    held = False
-
-    async def slow_first_check(*args: Any, **kwargs: Any) -> Any:
-        nonlocal held
-        found = await real(*args, **kwargs)
-        if not held:
-            held = True
-            read.set()
-            await resume.wait()
-        return found
-
-    monkeypatch.setattr(check, "authenticate_token", slow_first_check)
+    phone = auth(await access_token(await log_in(client)))
+    laptop = (await client.get("/auth/check", headers=user.headers)).headers["X-Session-Id"]
+    rt.session_cache.clear()
+    read, resume = _held_check(monkeypatch)
     early = asyncio.create_task(client.get("/me", headers=user.headers))
     await asyncio.wait_for(read.wait(), timeout=10)
-    assert (await client.post("/logout", headers=user.headers)).status_code == 200
+    assert (await client.delete(f"/sessions/{laptop}", headers=phone)).status_code == 200
     resume.set()
-    assert (await early).status_code == 200  # it read the row before the logout
+    assert (await early).status_code == 200  # it read the row before the session ended
     await json_error(await client.get("/me", headers=user.headers), 401)
 
 
@@ -238,3 +229,71 @@ def test_the_cache_keeps_the_most_recently_used_entries_only() -> None:
     assert all(cache.get(cache.key(f"t{n}")) is not None for n in (0, 2, 3))
     cache.invalidate({"p2"})
     assert cache.get(cache.key("t2")) is None and len(cache) == 2
+
+
+async def test_concurrent_misses_of_one_token_share_one_query(client: Client, rt: Runtime) -> None:
+    """When an entry ages out under load, the requests in flight for it ask the database once,
+    not once each (they would queue for the pool's connections)."""
+    user = await signed_in(rt)
+    with statements(rt) as seen:
+        answers = await asyncio.gather(
+            *(client.get("/auth/check", headers=user.headers) for _ in range(20))
+        )
+    assert [a.status_code for a in answers] == [200] * 20
+    assert {a.headers["X-User-Id"] for a in answers} == {user.person.entity_id}
+    assert sum(s.startswith("SELECT") for s in seen) == 1, seen
+
+
+def _held_check(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """The next token check's query waits, after reading, until `resume` is set."""
+    read, resume = asyncio.Event(), asyncio.Event()
+    real = check.authenticate_token
+    held = False
+
+    async def slow_first_check(*args: Any, **kwargs: Any) -> Any:
+        nonlocal held
+        found = await real(*args, **kwargs)
+        if not held:
+            held = True
+            read.set()
+            await resume.wait()
+        return found
+
+    monkeypatch.setattr(check, "authenticate_token", slow_first_check)
+    return read, resume
+
+
+async def test_a_request_after_a_revocation_does_not_join_a_lookup_from_before_it(
+    client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await signed_in(rt)
+    read, resume = _held_check(monkeypatch)
+    early = asyncio.create_task(client.get("/me", headers=user.headers))
+    await asyncio.wait_for(read.wait(), timeout=10)
+    # The token is revoked on another instance; the bus (or this process) drops its entries.
+    async with rt.engine.begin() as conn:
+        await conn.execute(update(AuthSession).values(active=False))
+    rt.session_cache.drop(frozenset({user.person.entity_id}))
+    late = asyncio.create_task(client.get("/me", headers=user.headers))
+    await json_error(await asyncio.wait_for(late, timeout=10), 401)
+    resume.set()
+    assert (await early).status_code == 200  # it read the row before the revocation
+    await json_error(await client.get("/me", headers=user.headers), 401)
+
+
+async def test_a_request_that_goes_away_leaves_the_shared_lookup_to_the_others(
+    client: Client, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await signed_in(rt)
+    read, resume = _held_check(monkeypatch)
+    first = asyncio.create_task(check.check_token(rt, user.token))
+    await asyncio.wait_for(read.wait(), timeout=10)
+    second = asyncio.create_task(check.check_token(rt, user.token))
+    await asyncio.sleep(0)  # the second joins the lookup in flight
+    first.cancel()  # a client that hung up
+    resume.set()
+    caller = await asyncio.wait_for(second, timeout=10)
+    assert caller is not None and caller.person.entity_id == user.person.entity_id
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert len(rt.session_cache) == 1

@@ -9,14 +9,21 @@ through Redis, on the other instances (`sessions.bus`).
 A lookup that missed and went to the database may come back after a revocation was committed
 and dropped: it then must not store what it read before. Every drop advances `generation`;
 a lookup notes the generation before its query and stores only if it is unchanged.
+
+Concurrent misses of one token share one lookup (`load`): when an entry ages out under load,
+the requests in flight for it would otherwise all query at once and queue for the pool's
+connections (p99 of `/auth/check` at 32 connections: 160-250 ms before, one query after). A
+drop forgets the lookups in flight, so a request that arrives after a revocation never joins
+one that began before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from quart_template.sessions.caller import Caller
@@ -55,6 +62,7 @@ class SessionCache:
         self.generation = 0
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._by_person: dict[str, set[bytes]] = {}
+        self._lookups: dict[bytes, asyncio.Future[Entry | None]] = {}
         # Told of every invalidation made here (the Redis bus tells the other instances).
         self.listeners: list[Callable[[frozenset[str]], None]] = []
 
@@ -75,6 +83,39 @@ class SessionCache:
             return None
         self._entries.move_to_end(key)
         return entry
+
+    async def load(
+        self, key: bytes, look_up: Callable[[], Awaitable[tuple[Caller, datetime] | None]]
+    ) -> Entry | None:
+        """The entry for `key`, from memory or from `look_up` (the caller and the session's
+        last recorded use, or None), which runs once for all the requests that miss at once."""
+        entry = self.get(key)
+        if entry is not None:
+            return entry
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(key, look_up))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda done: self._settled(key, done))
+        # Shielded: a request that goes away (a client that hung up) does not cancel the
+        # lookup the others wait for.
+        return await asyncio.shield(lookup)
+
+    async def _look_up(
+        self, key: bytes, look_up: Callable[[], Awaitable[tuple[Caller, datetime] | None]]
+    ) -> Entry | None:
+        generation = self.generation  # before the query: see `put`
+        found = await look_up()
+        if found is None:
+            return None
+        caller, last_used = found
+        return self.put(key, caller, last_used=last_used, generation=generation)
+
+    def _settled(self, key: bytes, lookup: asyncio.Future[Entry | None]) -> None:
+        if self._lookups.get(key) is lookup:
+            del self._lookups[key]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved: the waiters (if any are left) got it
 
     def put(self, key: bytes, caller: Caller, *, last_used: datetime, generation: int) -> Entry:
         """An entry for what a query found, stored unless the cache is off or something was
@@ -110,6 +151,7 @@ class SessionCache:
             self.clear()
             return
         self.generation += 1
+        self._lookups.clear()
         for person_id in person_ids:
             for key in self._by_person.pop(person_id, ()):
                 self._entries.pop(key, None)
@@ -117,6 +159,7 @@ class SessionCache:
     def clear(self) -> None:
         """Forget everything (e.g. invalidations may have been missed)."""
         self.generation += 1
+        self._lookups.clear()
         self._entries.clear()
         self._by_person.clear()
 

@@ -23,22 +23,19 @@ from quart_template.settings import Settings
 async def check_token(rt: Runtime, token: str) -> Caller | None:
     """The caller behind `token`, or None if it is forged, expired or revoked."""
     cache = rt.session_cache
-    key = cache.key(token)
-    entry = cache.get(key)
-    if entry is None:
-        generation = cache.generation  # before the query: see `SessionCache.put`
 
-        async def look_up(engine: AsyncEngine) -> tuple[Caller, datetime] | None:
+    async def look_up() -> tuple[Caller, datetime] | None:
+        async def read(engine: AsyncEngine) -> tuple[Caller, datetime] | None:
             # Read-only: checking a token must not queue behind (or block) the writers.
             async with engine.connect() as conn:
                 return await authenticate_token(conn, settings=rt.settings, token=token)
 
         # A replica may not have the session yet (just signed in): a miss asks the primary.
-        found = await read_lagging(rt.engine, rt.replica, look_up, missed=lambda f: f is None)
-        if found is None:
-            return None
-        caller, last_used = found
-        entry = cache.put(key, caller, last_used=last_used, generation=generation)
+        return await read_lagging(rt.engine, rt.replica, read, missed=lambda f: f is None)
+
+    entry = await cache.load(cache.key(token), look_up)
+    if entry is None:
+        return None
     if entry.due_for_touch(time.time()):
         await _touch(rt, entry)
     return entry.caller
