@@ -9,15 +9,19 @@ from sqlalchemy.orm import undefer
 from quart_template.accounts.models import LoginMethod, Person, normalise_email
 from quart_template.db import new_entity_id
 
+# Built once: the loader option costs more to make than the rest of the statement.
+_PERSON = select(Person)
+_PERSON_WITH_PASSWORD = select(Person).options(undefer(Person.password_hash))
+
 
 async def get_person(
     db: AsyncSession, *, entity_id: str, with_password: bool = False, for_update: bool = False
 ) -> Person | None:
     """An active person by entity id (`for_update`: row-locked, so concurrent writers of one
     person queue instead of deadlocking on MySQL)."""
-    query = select(Person).where(Person.entity_id == entity_id, Person.active.is_(True))
-    if with_password:
-        query = query.options(undefer(Person.password_hash))
+    query = (_PERSON_WITH_PASSWORD if with_password else _PERSON).where(
+        Person.entity_id == entity_id, Person.active.is_(True)
+    )
     if for_update:
         query = query.with_for_update()
     return (await db.execute(query)).scalar_one_or_none()
@@ -27,9 +31,9 @@ async def get_person_by_email(
     db: AsyncSession, *, email: str, with_password: bool = False
 ) -> Person | None:
     """The active person with this email (case-insensitive), if any."""
-    query = select(Person).where(Person.email_key == normalise_email(email))
-    if with_password:
-        query = query.options(undefer(Person.password_hash))
+    query = (_PERSON_WITH_PASSWORD if with_password else _PERSON).where(
+        Person.email_key == normalise_email(email)
+    )
     return (await db.execute(query)).scalar_one_or_none()
 
 

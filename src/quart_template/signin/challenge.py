@@ -41,12 +41,16 @@ async def first_factor_passed(
     method: str,
     client: ClientInfo,
     login_method: str | None = None,
+    has_passkey: bool | None = None,
 ) -> SignInOutcome:
     """After a first factor: a session, or the challenge that the second factor must name
     (`method`: "password", the provider, or "passkey"). A second factor is asked of an MFA
     person, and after a password or social step of a person with passkeys, whose passkey
-    is one (after a passkey without user verification, only a TOTP or recovery code is)."""
-    passkey = method != PASSKEY and await has_passkeys(db, person_id=person.entity_id)
+    is one (after a passkey without user verification, only a TOTP or recovery code is).
+    `has_passkey`: whether the person has one, when the caller read it in this transaction."""
+    if has_passkey is None and method != PASSKEY:
+        has_passkey = await has_passkeys(db, person_id=person.entity_id)
+    passkey = method != PASSKEY and bool(has_passkey)
     if person.mfa_enabled or passkey:
         token = await begin_second_factor(db, settings=settings, person=person, method=method)
         return SecondFactorNeeded(person=person, mfa_token=token, passkey=passkey)

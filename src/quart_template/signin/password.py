@@ -1,11 +1,16 @@
 """The password step of a login. Hashing runs outside any database transaction: on SQLite a
-transaction holds the single write lock, and a hash takes tens of milliseconds."""
+transaction holds the single write lock, and a hash takes tens of milliseconds.
+
+A login is the costliest request after its hash, so its reads are lean: the person is read
+once, before the hash; inside the write transaction one Core statement reads again only what
+decides the step (the hash, MFA, whether a passkey exists), which may have changed meanwhile."""
 
 from __future__ import annotations
 
 import logging
 from typing import NoReturn
 
+from sqlalchemy import Row, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
@@ -13,6 +18,7 @@ from quart_template.accounts.passwords import verify_password
 from quart_template.accounts.repository import get_person, get_person_by_email
 from quart_template.db import reader
 from quart_template.errors import Unauthorized
+from quart_template.passkeys.models import Passkey
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import log_only, record, record_soon
@@ -23,6 +29,15 @@ log = logging.getLogger(__name__)
 
 LOGIN_SCOPE = "login"
 BAD_CREDENTIALS = "Invalid email or password."
+
+# What decides the step after the hash, read again inside the write: built once.
+_DECIDING = select(
+    Person.password_hash,
+    Person.mfa_enabled,
+    exists()
+    .where(Passkey.person_id == Person.entity_id, Passkey.active.is_(True))
+    .label("has_passkey"),
+)
 
 
 async def log_in(rt: Runtime, *, email: str, password: str, client: ClientInfo) -> SignInOutcome:
@@ -37,13 +52,25 @@ async def log_in(rt: Runtime, *, email: str, password: str, client: ClientInfo) 
         await _refuse(rt, person, email=email, client=client)
     async with rt.db() as db, db.begin():
         # The password may have changed (or been removed) while it was being checked.
-        current = await get_person(db, entity_id=person.entity_id, with_password=True)
-        if current is None or current.password_hash != stored:
+        now = await _deciding(db, person_id=person.entity_id)
+        if now is None or now.password_hash != stored:
             raise Unauthorized(BAD_CREDENTIALS)
+        current = person
+        if new_hash is not None or now.mfa_enabled != person.mfa_enabled:
+            # Rare: a rehash to store, or MFA changed during the hash (the person as it is).
+            found = await get_person(db, entity_id=person.entity_id, with_password=True)
+            if found is None:
+                raise Unauthorized(BAD_CREDENTIALS)
+            current = found
         if new_hash is not None:
             current = await _store_rehash(db, current, new_hash=new_hash)
         outcome = await first_factor_passed(
-            db, settings=rt.settings, person=current, method="password", client=client
+            db,
+            settings=rt.settings,
+            person=current,
+            method="password",
+            client=client,
+            has_passkey=now.has_passkey,
         )
         event = "login_succeeded" if isinstance(outcome, SignedIn) else "login_mfa_required"
         record(db, event, person_id=current.entity_id, client=client, factor="password")
@@ -51,6 +78,12 @@ async def log_in(rt: Runtime, *, email: str, password: str, client: ClientInfo) 
         # Every factor passed; a password step still waiting for the second one clears nothing.
         await rt.limiter.clear(current.email)
     return outcome
+
+
+async def _deciding(db: AsyncSession, *, person_id: str) -> Row[str | None, bool, bool] | None:
+    """The active person's password hash, MFA flag and whether a passkey exists (one row)."""
+    query = _DECIDING.where(Person.entity_id == person_id, Person.active.is_(True))
+    return (await db.execute(query)).first()
 
 
 async def _refuse(
