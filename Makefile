@@ -14,7 +14,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,speed]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,speed,uvicorn]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the app with its dev tools
