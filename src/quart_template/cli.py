@@ -27,12 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quart-template", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the API with Hypercorn")
+    serve = commands.add_parser("serve", help="serve the API (Hypercorn, or Uvicorn)")
     serve.add_argument(
         "--host", default=None, help="default: $HOST, else 127.0.0.1 (0.0.0.0 in production)"
     )
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 5000")
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--server",
+        default=None,
+        help="hypercorn or uvicorn (the uvicorn extra); default: $ASGI_SERVER or hypercorn",
+    )
     commands.add_parser("migrate", help="upgrade the database to the latest revision")
     commands.add_parser("relay", help="deliver outbox events without serving the API")
     housekeeping = commands.add_parser(
@@ -63,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "serve":
-            return serve_api(settings, host=args.host, port=args.port, workers=args.workers)
+            return serve_api(
+                settings, host=args.host, port=args.port, workers=args.workers, server=args.server
+            )
         if args.command == "migrate":
             from quart_template.migrations import head_revision, migrate
 
@@ -129,30 +136,35 @@ def describe_backends(settings: Settings) -> str:
     )
 
 
-def serve_api(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
-    """Hypercorn, programmatically, in one process or `workers`; SIGTERM and SIGINT shut down
-    gracefully either way (see `serving`)."""
-    from hypercorn.config import Config
-
+def serve_api(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    server: str | None = None,
+) -> int:
+    """The ASGI server (`server`, else ASGI_SERVER), programmatically, in one process or
+    `workers`; SIGTERM and SIGINT shut down gracefully either way (see `serving`)."""
     from quart_template.logs import configure_logging
-    from quart_template.serving import run_workers, serve_in_process
+    from quart_template.serving import asgi_server, run_workers, serve_in_process
 
+    chosen = asgi_server(
+        server or settings.asgi_server,
+        settings,
+        variable="--server" if server else "ASGI_SERVER",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+    )
     configure_logging(settings)
     warn_of_slow_revocation(settings, workers)
-    config = Config()
-    config.bind = [f"{host or settings.host}:{port or settings.port}"]
-    config.workers = workers
-    config.accesslog = None
-    # Hypercorn's own logger would add a second handler; ours (on the root) formats every line once.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = settings.graceful_timeout
-    config.keep_alive_timeout = 75
     asyncio.run(check_database(settings))
-    log.info(describe_backends(settings), extra={"event": "backends"})
+    log.info("%s, server %s", describe_backends(settings), chosen.name, extra={"event": "backends"})
     with shared_metrics_dir(workers):
         if workers > 1:
-            return run_workers(settings, config, workers)
-        serve_in_process(settings, config)
+            return run_workers(settings, chosen)
+        serve_in_process(settings, chosen)
     return 0
 
 

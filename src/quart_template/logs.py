@@ -10,7 +10,8 @@ from typing import Any
 
 from quart_template.settings import Settings
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Not fields: the record's own attributes, and Uvicorn's copy of its message in ANSI colours.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

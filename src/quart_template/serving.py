@@ -1,9 +1,10 @@
-"""Serving the app with Hypercorn, in one process or several (`serve --workers N`), with the
-same graceful shutdown either way: on SIGTERM or SIGINT `/readyz` fails at once, the listener
-stays open for SHUTDOWN_DELAY (a load balancer sees the failing check and stops sending), then
-closes, and in-flight requests get GRACEFUL_TIMEOUT to finish.
+"""Serving the app with an ASGI server (Hypercorn by default, Uvicorn with `--server uvicorn`),
+in one process or several (`serve --workers N`), with the same graceful shutdown either way: on
+SIGTERM or SIGINT `/readyz` fails at once, the listener stays open for SHUTDOWN_DELAY (a load
+balancer sees the failing check and stops sending), then closes, and in-flight requests get
+GRACEFUL_TIMEOUT to finish.
 
-With several workers this module is the supervisor, not Hypercorn's: Hypercorn's terminates
+With several workers this module is the supervisor, not the server's own: Hypercorn's terminates
 every remaining worker as soon as the first one has exited, dropping their in-flight requests;
 this one forwards the signal to each worker and waits for all of them."""
 
@@ -14,26 +15,80 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
-from hypercorn.asyncio.run import worker_serve
-from hypercorn.config import Config, Sockets
-from hypercorn.utils import wrap_app
+from quart_template.settings import AsgiServerName, ConfigError, Settings, load_settings
 
-from quart_template.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from quart import Quart
 
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 KILL_MARGIN_SECONDS = 10.0  # beyond delay + graceful timeout, a worker that is still up is stuck
+SERVERS: tuple[str, ...] = get_args(AsgiServerName)  # `serve --server NAME`, ASGI_SERVER
+KEEP_ALIVE_SECONDS = 75  # longer than the idle timeout of common load balancers (60 s)
+
+
+@dataclass(frozen=True)
+class AsgiServer(ABC):
+    """An ASGI server `serve` runs (`serving_hypercorn`, `serving_uvicorn`): where and how to
+    listen, pickled into every worker process, each of which builds the server's config."""
+
+    name: ClassVar[str]
+    host: str
+    port: int
+    workers: int
+    graceful_timeout: float
+
+    @abstractmethod
+    def bind(self) -> list[socket.socket]:
+        """The listening sockets, bound by the supervisor before its workers share them."""
+
+    @abstractmethod
+    async def serve(
+        self, app: Quart, sockets: list[socket.socket] | None, shutdown: asyncio.Event
+    ) -> None:
+        """Serve `app` (on `sockets`, or on sockets of its own) until `shutdown` is set, then
+        stop accepting and give in-flight requests `graceful_timeout` seconds to finish."""
+
+
+def asgi_server(
+    name: str, settings: Settings, *, variable: str, host: str, port: int, workers: int
+) -> AsgiServer:
+    """The server called `name` (by `variable`: `--server` or ASGI_SERVER); an unknown one, or
+    one whose extra is not installed, is a ConfigError, said in one line before anything starts."""
+    server_class: type[AsgiServer]
+    if name == "hypercorn":
+        from quart_template.serving_hypercorn import HypercornServer
+
+        server_class = HypercornServer
+    elif name == "uvicorn":
+        try:
+            from quart_template.serving_uvicorn import UvicornServer
+        except ImportError as exc:
+            raise ConfigError(
+                variable,
+                f"uvicorn needs the uvicorn extra ({exc.name} is not installed): "
+                "pip install 'quart-template[uvicorn]'",
+            ) from None
+        server_class = UvicornServer
+    else:
+        raise ConfigError(variable, f"unknown server {name!r}; choose {' or '.join(SERVERS)}")
+    return server_class(
+        host=host, port=port, workers=workers, graceful_timeout=settings.graceful_timeout
+    )
 
 
 def begin_shutdown(app: Any, shutdown: asyncio.Event, delay: float = 0.0) -> None:
-    """SIGTERM: readiness fails at once; after `delay` (SHUTDOWN_DELAY) Hypercorn stops
+    """SIGTERM: readiness fails at once; after `delay` (SHUTDOWN_DELAY) the server stops
     accepting and lets in-flight requests finish. A second signal stops accepting at once."""
     rt = app.extensions.get("runtime")
     draining_already = rt is not None and rt.draining
@@ -50,8 +105,11 @@ def begin_shutdown(app: Any, shutdown: asyncio.Event, delay: float = 0.0) -> Non
         shutdown.set()
 
 
-def serve_in_process(settings: Settings, config: Config, sockets: Sockets | None = None) -> None:
-    """The app in this process until SIGTERM/SIGINT (on uvloop when installed)."""
+def serve_in_process(
+    settings: Settings, server: AsgiServer, sockets: list[socket.socket] | None = None
+) -> None:
+    """The app in this process until SIGTERM/SIGINT (on uvloop when installed); the signals
+    are ours, not the server's, so shutdown goes the same way under either server."""
     from quart_template.app import create_app
 
     app = create_app(settings)
@@ -61,20 +119,20 @@ def serve_in_process(settings: Settings, config: Config, sockets: Sockets | None
         loop = asyncio.get_running_loop()
         for sig in SIGNALS:
             loop.add_signal_handler(sig, begin_shutdown, app, shutdown, settings.shutdown_delay)
-        wrapped = wrap_app(app, config.wsgi_max_body_size, None)
-        await worker_serve(wrapped, config, sockets=sockets, shutdown_trigger=shutdown.wait)
+        await server.serve(app, sockets, shutdown)
 
     _run(main)
 
 
-def run_workers(settings: Settings, config: Config, workers: int) -> int:
-    """`workers` processes on one listening socket; returns 0 when every worker stopped cleanly
-    after a signal, else the first failure's exit code (the others are shut down gracefully)."""
-    sockets = config.create_sockets()
+def run_workers(settings: Settings, server: AsgiServer) -> int:
+    """`server.workers` processes on one listening socket; returns 0 when every worker stopped
+    cleanly after a signal, else the first failure's exit code (the others are shut down
+    gracefully)."""
+    sockets = server.bind()
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_worker, args=(config, sockets), name=f"worker-{n}")
-        for n in range(workers)
+        context.Process(target=_worker, args=(server, sockets), name=f"worker-{n}")
+        for n in range(server.workers)
     ]
     for process in processes:
         process.start()
@@ -93,7 +151,7 @@ def run_workers(settings: Settings, config: Config, workers: int) -> int:
     try:
         exitcode = _supervise(processes, stopping, stop, settings)
     finally:
-        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+        for sock in sockets:
             sock.close()
     return exitcode
 
@@ -140,7 +198,7 @@ def _forget_metrics_of(process: BaseProcess) -> None:
         multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
 
 
-def _worker(config: Config, sockets: Sockets) -> None:
+def _worker(server: AsgiServer, sockets: list[socket.socket]) -> None:
     """One worker process: its own settings, logging and app, on the supervisor's sockets."""
     from quart_template.logs import configure_logging
 
@@ -148,7 +206,7 @@ def _worker(config: Config, sockets: Sockets) -> None:
         signal.signal(sig, signal.SIG_IGN)
     settings = load_settings()
     configure_logging(settings)
-    serve_in_process(settings, config, sockets)
+    serve_in_process(settings, server, sockets)
 
 
 def _run(main: Callable[[], Awaitable[None]]) -> None:

@@ -23,6 +23,7 @@ from quart_template.local_secrets import LOCAL_DIR, kept_secret, weakness
 from quart_template.mfa.crypto import data_key, legacy_key
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/app.db"
+AsgiServerName = Literal["hypercorn", "uvicorn"]  # what `serve` runs (`serve --server NAME`)
 # Unset outside production: generated once and kept in var/<field name>.
 LOCAL_SECRETS = {"secret_key": "SECRET_KEY", "security_password_salt": "SECURITY_PASSWORD_SALT"}
 # Production must name these itself: their defaults suit a developer's machine only.
@@ -80,6 +81,8 @@ class Settings(BaseSettings):
     # Where `serve` listens: unset = 127.0.0.1 in development (nothing else on the network can
     # reach a dev server), 0.0.0.0 in production (a container's port is published from it).
     host_: str | None = Field(None, validation_alias=_alias("HOST"))
+    # The ASGI server `serve` runs unless `--server` says otherwise (uvicorn: the uvicorn extra).
+    asgi_server: AsgiServerName = "hypercorn"
     # Seconds in-flight requests may take to finish after SIGTERM.
     graceful_timeout: float = Field(20.0, ge=0)
     # Seconds to keep serving after SIGTERM, with /readyz already 503, before the listener
@@ -216,7 +219,7 @@ class Settings(BaseSettings):
     pusher_public_channels: bool = False
     rollbar_access_token: str | None = None
 
-    @field_validator("email_queue_type", mode="before")
+    @field_validator("email_queue_type", "asgi_server", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
