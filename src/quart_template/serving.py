@@ -100,8 +100,16 @@ def begin_shutdown(app: Any, shutdown: asyncio.Event, delay: float = 0.0) -> Non
             delay,
             extra={"event": "shutdown_delay"},
         )
-        asyncio.get_running_loop().call_later(delay, shutdown.set)
+        asyncio.get_running_loop().call_later(delay, _stop_accepting, shutdown)
     else:
+        _stop_accepting(shutdown)
+
+
+def _stop_accepting(shutdown: asyncio.Event) -> None:
+    """The server closes its listener; said once, so an operator (or a test) sees the moment
+    from which only the requests already in flight are answered."""
+    if not shutdown.is_set():
+        log.info("closing the listener; requests in flight may finish", extra={"event": "closing"})
         shutdown.set()
 
 
