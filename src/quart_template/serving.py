@@ -89,11 +89,15 @@ def asgi_server(
 
 def begin_shutdown(app: Any, shutdown: asyncio.Event, delay: float = 0.0) -> None:
     """SIGTERM: readiness fails at once; after `delay` (SHUTDOWN_DELAY) the server stops
-    accepting and lets in-flight requests finish. A second signal stops accepting at once."""
+    accepting and lets in-flight requests finish. A second signal stops accepting at once, and
+    so does a first one while the app is still starting: nobody has seen it ready, and a
+    runtime made after the signal would not know to fail its readiness."""
     rt = app.extensions.get("runtime")
-    draining_already = rt is not None and rt.draining
-    if rt is not None:
-        rt.draining = True
+    if rt is None:
+        _stop_accepting(shutdown)
+        return
+    draining_already = rt.draining
+    rt.draining = True
     if delay > 0 and not draining_already:
         log.info(
             "shutting down in %g s (readiness is failing meanwhile)",
@@ -114,10 +118,14 @@ def _stop_accepting(shutdown: asyncio.Event) -> None:
 
 
 def serve_in_process(
-    settings: Settings, server: AsgiServer, sockets: list[socket.socket] | None = None
+    settings: Settings,
+    server: AsgiServer,
+    sockets: list[socket.socket] | None = None,
+    early_signals: Sequence[int] = (),
 ) -> None:
     """The app in this process until SIGTERM/SIGINT (on uvloop when installed); the signals
-    are ours, not the server's, so shutdown goes the same way under either server."""
+    are ours, not the server's, so shutdown goes the same way under either server. Signals a
+    worker got before its loop existed (`early_signals`) count as received now."""
     from quart_template.app import create_app
 
     app = create_app(settings)
@@ -127,6 +135,8 @@ def serve_in_process(
         loop = asyncio.get_running_loop()
         for sig in SIGNALS:
             loop.add_signal_handler(sig, begin_shutdown, app, shutdown, settings.shutdown_delay)
+        for _ in early_signals:
+            begin_shutdown(app, shutdown, settings.shutdown_delay)
         await server.serve(app, sockets, shutdown)
 
     _run(main)
@@ -210,11 +220,12 @@ def _worker(server: AsgiServer, sockets: list[socket.socket]) -> None:
     """One worker process: its own settings, logging and app, on the supervisor's sockets."""
     from quart_template.logs import configure_logging
 
-    for sig in SIGNALS:  # until the loop installs its own handlers: a signal must not kill it
-        signal.signal(sig, signal.SIG_IGN)
+    early: list[int] = []  # until the loop installs its own handlers: kept, neither fatal nor lost
+    for sig in SIGNALS:
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
     settings = load_settings()
     configure_logging(settings)
-    serve_in_process(settings, server, sockets)
+    serve_in_process(settings, server, sockets, early)
 
 
 def _run(main: Callable[[], Awaitable[None]]) -> None:

@@ -142,6 +142,19 @@ async def test_a_shutdown_delay_keeps_serving_while_readiness_fails(
     assert shutdown.is_set()
 
 
+async def test_a_signal_while_the_app_is_still_starting_closes_at_once(settings: Settings) -> None:
+    """Before startup has built the runtime nobody has seen the process ready, and a delay
+    would let it start serving with a readiness that knows nothing of the signal."""
+    import asyncio
+
+    from quart_template.serving import begin_shutdown
+
+    starting = create_app(settings)  # not serving yet: no runtime
+    shutdown = asyncio.Event()
+    begin_shutdown(starting, shutdown, delay=60)
+    assert shutdown.is_set()
+
+
 async def test_what_startup_built_is_kept_out_of_the_collectors_way(settings: Settings) -> None:
     """Full collections would otherwise walk every module, model and engine object again
     (pauses of about 120 ms on a 2-vCPU VM: the p99 of every route under load)."""
