@@ -1,6 +1,7 @@
 """A client that goes away mid-request (a load balancer timeout, a closed tab) makes Quart cancel
 the request's task, and Hypercorn may cancel it again while it cleans up: that must leave no
-connection checked out of the pool and no traceback in the log. Real Hypercorn, real sockets."""
+connection checked out of the pool and no traceback in the log. Real Hypercorn and Uvicorn (as
+`serve` runs them), real sockets."""
 
 from __future__ import annotations
 
@@ -13,29 +14,31 @@ import aiomysql
 import aiosqlite
 import httpx
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from quart import Quart
 from sqlalchemy import text
 
 from quart_template.app import create_app
 from quart_template.db import make_engine, make_session_factory
 from quart_template.runtime import Runtime
+from quart_template.serving import SERVERS, asgi_server
 from quart_template.settings import Settings
 from tests.support.factories import DEFAULT_PASSWORD, signed_in
 from tests.support.network import free_port
 
 
-@pytest.fixture
-async def served(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[Quart, str]]:
-    """The app under Hypercorn on a loopback port, in this event loop."""
-    app = create_app(make_settings())
+@pytest.fixture(params=SERVERS)
+async def served(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[tuple[Quart, str]]:
+    """The app under each server on a loopback port, in this event loop."""
+    settings = make_settings(graceful_timeout=1)
+    app = create_app(settings)
     port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.graceful_timeout = 1
+    chosen = asgi_server(
+        request.param, settings, variable="server", host="127.0.0.1", port=port, workers=1
+    )
     stop = asyncio.Event()
-    server = asyncio.ensure_future(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    server = asyncio.ensure_future(chosen.serve(app, None, stop))
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base) as client:
         for _ in range(200):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from quart_template.cli import warn_of_slow_revocation
+from quart_template.serving import SERVERS
 from quart_template.settings import Settings
 from tests.support.network import free_port
 
@@ -118,12 +119,20 @@ def _wait_for_greeting(port: int, process: subprocess.Popen[str]) -> str:
     raise AssertionError("serve did not answer in time")
 
 
-def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+# What each server says once it listens (Uvicorn: once, before any worker starts).
+LISTENING = {
+    "hypercorn": "Running on http://127.0.0.1:",
+    "uvicorn": "Uvicorn running on http://127.0.0.1:",
+}
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path, server: str) -> None:
     assert _run(tmp_path, "migrate").returncode == 0
     assert _run(tmp_path, "migrate").returncode == 0  # idempotent
     port = free_port()
     process = subprocess.Popen(
-        [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port), "--server", server],
         env=_env(tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -139,16 +148,45 @@ def test_serve_answers_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             process.kill()
             process.communicate()
     assert process.returncode == 0, stderr
-    running = [line for line in stderr.splitlines() if "Running on" in line]
+    running = [line for line in stderr.splitlines() if LISTENING[server] in line]
     assert len(running) == 1, f"each log line once: {stderr}"
-    assert "http://127.0.0.1:" in running[0]
     backends = [line for line in stderr.splitlines() if "database sqlite+aiosqlite" in line]
     assert len(backends) == 1 and "broker off" in backends[0] and "email console" in backends[0]
+    assert f"server {server}" in backends[0]
+    assert "color_message" not in stderr and "\x1b[" not in stderr  # Uvicorn's coloured copies
     # No secret was set: made once by the first migrate, kept private, reused, said once.
     generated = [line for line in stderr.splitlines() if "kept in var/" in line]
     assert len(generated) == 1 and "SECRET_KEY" in generated[0], stderr
     for name in ("secret_key", "security_password_salt"):
         assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("args", "variables", "named"),
+    [
+        (["--server", "gunicorn"], {}, "--server"),
+        ([], {"ASGI_SERVER": "gunicorn"}, "ASGI_SERVER"),
+    ],
+)
+def test_an_unknown_server_refuses_to_start(
+    tmp_path: Path, args: list[str], variables: dict[str, str], named: str
+) -> None:
+    result = _run(tmp_path, "serve", *args, **variables)
+    _assert_refused(result, named)
+    assert result.returncode == 2
+    assert "hypercorn" in result.stderr and "uvicorn" in result.stderr  # what it could be
+
+
+def test_uvicorn_without_its_extra_refuses_to_start_naming_the_extra(tmp_path: Path) -> None:
+    missing = tmp_path / "site"  # first on the path: `import uvicorn` fails as if not installed
+    missing.mkdir()
+    (missing / "uvicorn.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'uvicorn'\", name='uvicorn')\n"
+    )
+    result = _run(tmp_path, "serve", "--server", "uvicorn", PYTHONPATH=str(missing))
+    _assert_refused(result, "--server")
+    assert result.returncode == 2
+    assert "pip install 'quart-template[uvicorn]'" in result.stderr
 
 
 def test_several_workers_without_redis_warn_once_of_slow_revocation(

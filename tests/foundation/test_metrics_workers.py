@@ -1,7 +1,7 @@
-"""`serve --workers 2` for real: the counters of `/metrics` are totals over both workers,
-whichever one answers the scrape; the pool gauges add up the live workers; the multiprocess
-directory is made (and removed) by `serve` when PROMETHEUS_MULTIPROC_DIR is unset, and emptied
-of a last run's files when it is set."""
+"""`serve --workers 2` for real, under either server: the counters of `/metrics` are totals over
+both workers, whichever one answers the scrape; the pool gauges add up the live workers; the
+multiprocess directory is made (and removed) by `serve` when PROMETHEUS_MULTIPROC_DIR is unset,
+and emptied of a last run's files when it is set."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from quart_template.serving import SERVERS
 from tests.support.metrics import Samples, parse, value
 from tests.support.network import free_port
 
@@ -28,7 +30,7 @@ HEALTHZ = {"route": "/healthz", "method": "GET", "status": "200"}
 class Served:
     """`quart-template serve --workers 2` on a free port, its log in the test's directory."""
 
-    def __init__(self, tmp_path: Path, **variables: str) -> None:
+    def __init__(self, tmp_path: Path, server: str, **variables: str) -> None:
         self.port = free_port()
         self.log = tmp_path / "serve.log"
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
@@ -37,7 +39,7 @@ class Served:
         command = [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [*command, "--workers", str(WORKERS)],
+                [*command, "--workers", str(WORKERS), "--server", server],
                 env=env,
                 cwd=tmp_path,
                 stdout=out,
@@ -93,8 +95,9 @@ def send_and_count(served: Served) -> None:
     assert totals == [SENT] * 6
 
 
-def test_serve_makes_a_shared_directory_and_removes_it_at_exit(tmp_path: Path) -> None:
-    served = Served(tmp_path)
+@pytest.mark.parametrize("server", SERVERS)
+def test_serve_makes_a_shared_directory_and_removes_it_at_exit(tmp_path: Path, server: str) -> None:
+    served = Served(tmp_path, server)
     try:
         send_and_count(served)
     finally:
@@ -105,11 +108,14 @@ def test_serve_makes_a_shared_directory_and_removes_it_at_exit(tmp_path: Path) -
     assert not Path(made[0]).exists()
 
 
-def test_a_given_directory_is_emptied_first_and_keeps_the_counters(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_given_directory_is_emptied_first_and_keeps_the_counters(
+    tmp_path: Path, server: str
+) -> None:
     shared = tmp_path / "prometheus"
     shared.mkdir()
     (shared / "counter_1.db").write_bytes(b"a last run's file: unreadable")
-    served = Served(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(shared))
+    served = Served(tmp_path, server, PROMETHEUS_MULTIPROC_DIR=str(shared))
     try:
         send_and_count(served)
     finally:

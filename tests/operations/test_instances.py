@@ -1,7 +1,8 @@
 """Two instances behind a load balancer, as users deploy them: one database, one Redis, one
 RabbitMQ exchange, each instance with its own relay. What one instance does, the other honours;
 both relays together deliver every event once and in order; SIGTERM to one of them while a load
-runs against both fails no request and loses no event. `serve --workers 2` behaves the same."""
+runs against both fails no request and loses no event, under either server. `serve --workers 2`
+behaves the same."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from quart_template.serving import SERVERS
 from tests.gateway.processes import AppServer
 from tests.operations.conftest import StartPair, outbox_state
 from tests.support.events import Consumer, Received
@@ -198,11 +200,14 @@ class Load:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("server", SERVERS)
 async def test_sigterm_to_one_instance_under_load_fails_no_request_and_loses_no_event(
-    start_pair: StartPair, shared_database: str, consumer: Consumer, workers: int
+    start_pair: StartPair, shared_database: str, consumer: Consumer, server: str, workers: int
 ) -> None:
     # SHUTDOWN_DELAY: time for the balancer's next health check to see /readyz 503.
-    a, b = start_pair(workers=workers, GRACEFUL_TIMEOUT="10", SHUTDOWN_DELAY="1")
+    a, b = start_pair(
+        workers=workers, GRACEFUL_TIMEOUT="10", SHUTDOWN_DELAY="1", ASGI_SERVER=server
+    )
     async with httpx.AsyncClient(timeout=10) as http:
         emails = [await _person(http, a if n % 2 else b) for n in range(4)]
         tokens = [await _login(http, b, email) for email in emails]
