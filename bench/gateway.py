@@ -11,6 +11,9 @@ bench/auth.py when wrk is not installed):
   logins saturate the CPUs (target < 50 ms);
 - the peer: fastapi-users 15 `GET /users/me` (database token strategy, SQLite, uvicorn), in a
   throwaway venv under var/bench-venv/ (skip with --no-peer); target: ours >= 3 x the peer;
+- `quart-template serve --server uvicorn` (the real CLI, the `uvicorn` extra of .venv) on SQLite:
+  bare `GET /`, `GET /me` and `GET /auth/check` beside Hypercorn's, and the p99 target of
+  `/auth/check` at 32 connections (skip with --no-uvicorn);
 - the ASGI server: Hypercorn (ours) against Uvicorn and Granian serving `quart_template.asgi:app`
   for bare `GET /` and `GET /sessions`, from a second throwaway venv (skip with --no-servers).
 
@@ -18,7 +21,7 @@ A route that the server does not have yet answers 404 to the first probe: it is 
 "route missing" and not measured. Every phase is bounded in seconds; every server is stopped at
 the end. Loopback only; the load generator shares the CPUs, so absolute numbers are low bounds.
 
-    .venv/bin/python bench/gateway.py [--seconds 5] [--no-peer] [--no-servers]
+    .venv/bin/python bench/gateway.py [--seconds 5] [--no-peer] [--no-uvicorn] [--no-servers]
 """
 
 from __future__ import annotations
@@ -262,34 +265,75 @@ class Ours:
     logins: str
 
 
-async def measure_ours(database: str, env: dict[str, str], workdir: Path, seconds: float) -> Ours:
-    """Migrate, serve, sign one reader in, then each GET at 32 connections and under logins."""
-    cli = str(BIN / "quart-template")
-    await asyncio.to_thread(migrate, BIN / "quart-template", env, workdir)
+CHECKS = {"GET /me": "/me", "GET /auth/check": "/auth/check"}
+
+
+@dataclass
+class Served:
+    """Our server, up, with a reader signed in: what each phase needs."""
+
+    base: str
+    pid: int
+    bearer: dict[str, str]
+    skipped: dict[str, Result | None]  # a check route the server lacks: why it is not measured
+
+    @property
+    def checks(self) -> dict[str, tuple[str, dict[str, str]]]:
+        return {label: (path, self.bearer) for label, path in CHECKS.items()}
+
+
+@contextlib.asynccontextmanager
+async def serve_ours(env: dict[str, str], workdir: Path, server: str) -> AsyncIterator[Served]:
+    """`quart-template serve --server SERVER` (the real CLI) on a migrated database, a reader
+    and a login-er signed in, the check routes probed, and warmed up."""
+    cli = BIN / "quart-template"
+    await asyncio.to_thread(migrate, cli, env, workdir)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--server", server]
     async with serving(command, env, workdir, base) as process:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             token = await signed_in(client, "reader@example.com")
             await signed_in(client, "loginer@example.com")
-            checks = {"GET /me": "/me", "GET /auth/check": "/auth/check"}
-            skipped = {k: await probe(client, k, path, token) for k, path in checks.items()}
+            skipped = {k: await probe(client, k, path, token) for k, path in CHECKS.items()}
         bearer = {"Authorization": f"Bearer {token}"}
-        paths = {"bare GET /": ("/", {}), "GET /sessions": ("/sessions", bearer)}
-        paths |= {label: (path, bearer) for label, path in checks.items()}
-        phases: dict[str, Result] = {}
         await hammer("warm-up", f"{base}/sessions", server=process.pid, seconds=2, headers=bearer)
-        for label, (path, headers) in paths.items():
-            if (missing := skipped.get(label)) is not None:
-                phases[label] = missing
-                continue
-            phases[label] = await hammer(
-                label, base + path, server=process.pid, seconds=seconds, headers=headers
-            )
-        missing = skipped["GET /auth/check"]
-        under, logins = await under_login_load(base, process.pid, bearer, seconds, missing)
+        yield Served(base, process.pid, bearer, skipped)
+
+
+async def hammer_each(
+    served: Served, paths: dict[str, tuple[str, dict[str, str]]], seconds: float
+) -> dict[str, Result]:
+    """Each path in turn at 32 connections; a check route the server lacks is reported."""
+    phases: dict[str, Result] = {}
+    for label, (path, headers) in paths.items():
+        if (missing := served.skipped.get(label)) is not None:
+            phases[label] = missing
+            continue
+        phases[label] = await hammer(
+            label, served.base + path, server=served.pid, seconds=seconds, headers=headers
+        )
+    return phases
+
+
+async def measure_ours(database: str, env: dict[str, str], workdir: Path, seconds: float) -> Ours:
+    """Under Hypercorn: each GET at 32 connections, then `/auth/check` while logins run."""
+    async with serve_ours(env, workdir, "hypercorn") as served:
+        paths = {"bare GET /": ("/", {}), "GET /sessions": ("/sessions", served.bearer)}
+        phases = await hammer_each(served, paths | served.checks, seconds)
+        missing = served.skipped["GET /auth/check"]
+        under, logins = await under_login_load(
+            served.base, served.pid, served.bearer, seconds, missing
+        )
     return Ours(database, phases, under, logins)
+
+
+async def measure_uvicorn(seconds: float) -> dict[str, Result]:
+    """The gateway GETs under `serve --server uvicorn`, on SQLite as Hypercorn's first run."""
+    with tempfile.TemporaryDirectory(prefix="qt-bench-gw-") as tmp:
+        workdir = Path(tmp)
+        async with serve_ours(server_env(workdir), workdir, "uvicorn") as served:
+            return await hammer_each(served, {"bare GET /": ("/", {})} | served.checks, seconds)
 
 
 async def under_login_load(
@@ -509,6 +553,25 @@ def report_ours(ours: Ours) -> None:
         _target("p99 /auth/check under logins (ms)", ours.under_logins.p99_ms, "<", 50)
 
 
+def report_uvicorn(ours: Ours, uvicorn: dict[str, Result]) -> None:
+    print(f"\n-- serve --server uvicorn on SQLite ({CONNECTIONS} conns), beside Hypercorn's run")
+    for label, result in uvicorn.items():
+        hypercorn = ours.phases.get(label)
+        beside = ""
+        if hypercorn and hypercorn.rate and result.rate:
+            beside = (
+                f"  | Hypercorn {hypercorn.rate:7.1f} req/s p99 {hypercorn.p99_ms:5.1f} ms"
+                f"  = {result.rate / hypercorn.rate:.2f} x"
+            )
+        print(result.line() + beside)
+    check = uvicorn["GET /auth/check"]
+    print("targets:")
+    if check.missing:
+        print(f"  GET /auth/check: {check.missing}")
+    else:
+        _target(f"p99 /auth/check at {CONNECTIONS} conns (uvicorn)", check.p99_ms, "<", 20)
+
+
 def report_peer(ours: Ours, peer: dict[str, Result]) -> None:
     print("\n-- the peer: fastapi-users 15, database token strategy, SQLite, uvicorn")
     for result in peer.values():
@@ -557,6 +620,14 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="qt-bench-gw-") as tmp:
         workdir = Path(tmp)
         results.append(await measure_ours("SQLite", server_env(workdir), workdir, args.seconds))
+    uvicorn: dict[str, Result] | None = None
+    if args.no_uvicorn:
+        print("serve --server uvicorn: skipped (--no-uvicorn)")
+    else:
+        try:
+            uvicorn = await measure_uvicorn(args.seconds)
+        except RuntimeError as exc:  # the uvicorn extra not installed, say: serve exits 2
+            print(f"serve --server uvicorn: not measured: {exc}")
     test_url = os.environ.get("TEST_DATABASE_URL", "")
     if test_url.startswith("mysql"):
         async with mariadb_database(test_url) as url:
@@ -567,6 +638,8 @@ async def run(args: argparse.Namespace) -> None:
         print("TEST_DATABASE_URL is not a MariaDB URL: MariaDB skipped")
     for ours in results:
         report_ours(ours)
+    if uvicorn is not None:
+        report_uvicorn(results[0], uvicorn)
     if args.no_peer:
         print("\n-- the peer: skipped (--no-peer)")
     else:
@@ -588,6 +661,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each phase")
     parser.add_argument("--no-peer", action="store_true", help="skip the fastapi-users peer")
+    parser.add_argument(
+        "--no-uvicorn", action="store_true", help="skip `serve --server uvicorn` on SQLite"
+    )
     parser.add_argument("--no-servers", action="store_true", help="skip Uvicorn and Granian")
     asyncio.run(run(parser.parse_args()))
     return 0
