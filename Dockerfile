@@ -1,5 +1,6 @@
-# Quart Template API: `quart-template serve` (Hypercorn) on :5000. Migrations are a separate step
-# (`quart-template migrate`, the compose file's `migrate` service), so replicas never race.
+# Quart Template API: `quart-template serve` (Hypercorn; Uvicorn with ASGI_SERVER=uvicorn) on :5000.
+# Migrations are a separate step (`quart-template migrate`, the compose file's `migrate` service),
+# so replicas never race.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,7 +18,8 @@ RUN groupadd --system --gid 10001 app \
 # Dependencies first, from pyproject.toml alone: this layer stays cached while only the code changes.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['speed']))" > /tmp/requirements.txt \
+extras = p['optional-dependencies']; \
+print('\n'.join(p['dependencies'] + extras['speed'] + extras['uvicorn']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
