@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -24,15 +24,12 @@ DEADLINE = 60.0  # seconds: bounds, not expectations
 CLOSING = "closing the listener"  # serving's line when a process stops accepting
 
 
-def _serve(tmp_path: Path, server: str, workers: int, **variables: str) -> AppServer:
-    """`serve` with ASGI_SERVER=`server` on a free port, answering; nothing of the developer's."""
+def _app_server(tmp_path: Path, server: str, workers: int, **variables: str) -> AppServer:
+    """`serve` with ASGI_SERVER=`server` on a free port; nothing of the developer's settings."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     env |= {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}"}
     env |= {"ASGI_SERVER": server, "LOG_LEVEL": "INFO"} | variables
-    app = AppServer(tmp_path, env, workers=workers)
-    app.start()
-    app.wait_ready()
-    return app
+    return AppServer(tmp_path, env, workers=workers)
 
 
 def _poll(check: Callable[[], bool], app: AppServer, what: str) -> None:
@@ -88,43 +85,57 @@ def _get(app: AppServer, path: str) -> int:
         return response.status_code
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("server", SERVERS)
-def test_a_request_in_flight_at_sigterm_is_answered_and_serve_exits_0(
-    tmp_path: Path, server: str, workers: int
-) -> None:
-    app = _serve(tmp_path, server, workers, GRACEFUL_TIMEOUT="30")
-    try:
-        in_flight = SignUpInFlight(app)
-        assert app.process is not None
-        app.process.send_signal(signal.SIGTERM)
-        # Every process has stopped accepting before the body goes out.
-        _poll(lambda: app.log.read_text().count(CLOSING) == workers, app, CLOSING)
-        assert in_flight.finish() == 201
-        assert _stopped(app) == 0
-    finally:
+Start = Callable[..., AppServer]
+KINDS = [(server, workers) for workers in (1, 2) for server in SERVERS]
+
+
+@pytest.fixture(params=KINDS, ids=[f"{server}-{workers}" for server, workers in KINDS])
+def start(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Start]:
+    """Starts `serve` (each server, with one process and two) with the given settings, and
+    stops it for sure at the end."""
+    server, workers = request.param
+    started: list[AppServer] = []
+
+    def begin(**variables: str) -> AppServer:
+        app = _app_server(tmp_path, server, workers, **variables)
+        started.append(app)
+        app.start()
+        app.wait_ready()
+        return app
+
+    yield begin
+    for app in started:
         app.stop()
+
+
+def _sigterm(app: AppServer) -> None:
+    assert app.process is not None
+    app.process.send_signal(signal.SIGTERM)
+
+
+def test_a_request_in_flight_at_sigterm_is_answered_and_serve_exits_0(start: Start) -> None:
+    app = start(GRACEFUL_TIMEOUT="30")
+    in_flight = SignUpInFlight(app)
+    _sigterm(app)
+    # Every process has stopped accepting before the body goes out.
+    _poll(lambda: app.log.read_text().count(CLOSING) == app.workers, app, CLOSING)
+    assert in_flight.finish() == 201
+    assert _stopped(app) == 0
     log = app.log.read_text()
     assert "Traceback" not in log and " ERROR " not in log, log
-    assert f"server {server}" in log
+    assert f"server {app.env['ASGI_SERVER']}" in log
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("server", SERVERS)
 def test_readyz_fails_during_the_shutdown_delay_and_a_second_signal_closes_at_once(
-    tmp_path: Path, server: str, workers: int
+    start: Start,
 ) -> None:
-    app = _serve(tmp_path, server, workers, SHUTDOWN_DELAY="300")
-    try:
-        assert _get(app, "/readyz") == 200
-        assert app.process is not None
-        app.process.send_signal(signal.SIGTERM)
-        _poll(lambda: _get(app, "/readyz") == 503, app, "/readyz 503")
-        assert _get(app, "/") == 200  # still served: the balancer has not moved away yet
-        app.process.send_signal(signal.SIGTERM)  # an impatient operator: no 300 s wait
-        assert _stopped(app) == 0
-    finally:
-        app.stop()
-    assert app.log.read_text().count(CLOSING) == workers
+    app = start(SHUTDOWN_DELAY="300")
+    assert _get(app, "/readyz") == 200
+    _sigterm(app)
+    _poll(lambda: _get(app, "/readyz") == 503, app, "/readyz 503")
+    assert _get(app, "/") == 200  # still served: the balancer has not moved away yet
+    _sigterm(app)  # an impatient operator: no 300 s wait
+    assert _stopped(app) == 0
+    assert app.log.read_text().count(CLOSING) == app.workers
     with pytest.raises(httpx.ConnectError):
         _get(app, "/")
