@@ -51,7 +51,7 @@ class UvicornServer(AsgiServer):
             workers=self.workers,
             loop="none",  # the loop is already running: uvloop's, when installed
             http="httptools",
-            ws="none",
+            ws="none",  # the app has no websocket routes (and websockets is only a dev tool)
             lifespan="on",
             log_config=None,
             access_log=False,
