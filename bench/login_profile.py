@@ -65,7 +65,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("session token (sign, hash, ids)", r"issue_session|itsdangerous|new_entity_id|secrets"),
     ("request: JSON body, validation", r"_check_json_body|get_json|model_validate|pydantic"),
     ("response: user object, JSON", r"reply \(|sign_in_response|user_object|model_dump|json"),
-    ("our own code, other (views, services)", r"quart_template/(?!cli\.py|serving\.py)"),
+    ("our own code, other (views, services)", r"quart_template/(?!cli\.py|serving)"),
     ("HTTP: Hypercorn, h11", r"hypercorn/|h11/"),
     ("Quart, quart-schema request machinery", r"quart/|quart_schema/"),
     ("event loop (uvloop: sockets, callbacks)", r"asyncio/|uvloop"),
