@@ -11,6 +11,7 @@ destination is still pending: a row leased by relay A keeps relay B off the enti
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import ParamSpec, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -87,36 +88,7 @@ async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, lim
     lease = now + LEASE
     claim = Claim(destination=destination, lease=lease)
     async with db() as session, session.begin():
-        earlier = aliased(OutboxMessage)
-        blocked = (
-            select(earlier.id)
-            .where(
-                earlier.destination == OutboxMessage.destination,
-                earlier.entity_id == OutboxMessage.entity_id,
-                earlier.status == PENDING,
-                earlier.id < OutboxMessage.id,
-            )
-            # Without fresh statistics MariaDB may pick the (destination, status) index here
-            # and scan every pending row per candidate: quadratic on a backlog.
-            .with_hint(earlier, "FORCE INDEX (ix_outbox_entity)", "mysql")
-            .exists()
-        )
-        heads = list(
-            (
-                await session.execute(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.destination == destination,
-                        OutboxMessage.status == PENDING,
-                        OutboxMessage.next_attempt_at <= now,
-                        ~blocked,
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).scalars()
-        )
+        heads = list((await session.execute(_heads(destination, limit), {"now": now})).scalars())
         if not heads:
             return claim
         rows = heads + await _followers(session, destination, heads, limit - len(heads))
@@ -129,6 +101,39 @@ async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, lim
         )
     claim.rows = sorted(rows, key=lambda row: row.id)
     return claim
+
+
+@functools.lru_cache(maxsize=64)
+def _heads(destination: str, limit: int) -> Select[OutboxMessage]:
+    """The due first pending row of each entity without an earlier pending one, up to `limit`:
+    built once per destination and size (building it, aliased NOT EXISTS and all, costs more
+    than running it on an idle outbox), due as of the `now` parameter."""
+    earlier = aliased(OutboxMessage)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.destination == OutboxMessage.destination,
+            earlier.entity_id == OutboxMessage.entity_id,
+            earlier.status == PENDING,
+            earlier.id < OutboxMessage.id,
+        )
+        # Without fresh statistics MariaDB may pick the (destination, status) index here
+        # and scan every pending row per candidate: quadratic on a backlog.
+        .with_hint(earlier, "FORCE INDEX (ix_outbox_entity)", "mysql")
+        .exists()
+    )
+    return (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.destination == destination,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at <= bindparam("now"),
+            ~blocked,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 async def _followers(
