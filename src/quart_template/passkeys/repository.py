@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Exists, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from quart_template.db import utcnow
 from quart_template.passkeys.ceremony import CHALLENGE_SECONDS, NewPasskey, challenge_hash
@@ -22,9 +23,15 @@ async def list_passkeys(db: AsyncSession, *, person_id: str) -> list[Passkey]:
     return list((await db.execute(query)).scalars())
 
 
+def active_passkey_exists(
+    person_id: ColumnElement[str] | InstrumentedAttribute[str] | str,
+) -> Exists:
+    """Whether the person (an id, or the person column of an outer query) has an active passkey."""
+    return exists().where(Passkey.person_id == person_id, Passkey.active.is_(True))
+
+
 async def has_passkeys(db: AsyncSession, *, person_id: str) -> bool:
-    query = select(func.count()).where(Passkey.person_id == person_id, Passkey.active.is_(True))
-    return bool(await db.scalar(query))
+    return bool(await db.scalar(select(active_passkey_exists(person_id))))
 
 
 async def get_owned(db: AsyncSession, *, entity_id: str, person_id: str) -> Passkey | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import NoReturn
 
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_template.accounts.models import Person
@@ -18,7 +18,7 @@ from quart_template.accounts.passwords import verify_password
 from quart_template.accounts.repository import get_person, get_person_by_email
 from quart_template.db import reader
 from quart_template.errors import Unauthorized
-from quart_template.passkeys.models import Passkey
+from quart_template.passkeys.repository import active_passkey_exists
 from quart_template.request_meta import ClientInfo
 from quart_template.runtime import Runtime
 from quart_template.security.service import log_only, record, record_soon
@@ -34,9 +34,7 @@ BAD_CREDENTIALS = "Invalid email or password."
 _DECIDING = select(
     Person.password_hash,
     Person.mfa_enabled,
-    exists()
-    .where(Passkey.person_id == Person.entity_id, Passkey.active.is_(True))
-    .label("has_passkey"),
+    active_passkey_exists(Person.entity_id).label("has_passkey"),
 )
 
 
