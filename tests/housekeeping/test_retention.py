@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import select, update
 
@@ -122,12 +123,16 @@ async def _run(rt: Runtime, settings: Settings | None = None, **options: Any) ->
     return await housekeep(rt.engine, settings or rt.settings, lease=_lease(rt), **options)
 
 
-async def test_rows_past_their_retention_go_and_live_ones_stay(client: Client, rt: Runtime) -> None:
+# Batches of one and two put a batch's end between every pair of rows.
+@pytest.mark.parametrize("batch_size", [1000, 2, 1])
+async def test_rows_past_their_retention_go_and_live_ones_stay(
+    client: Client, rt: Runtime, batch_size: int
+) -> None:
     world = await _world(rt)
     history_before = await keys(rt.engine, session_audit)
     current = {name: await count(rt.engine, model) for name, model in MODELS_BY_ENTITY.items()}
 
-    report = await _run(rt)
+    report = await _run(rt, batch_size=batch_size)
 
     assert report.ran and not report.stopped
     for table, model in MODELS.items():
@@ -142,6 +147,27 @@ async def test_rows_past_their_retention_go_and_live_ones_stay(client: Client, r
             assert await count(rt.engine, model) == current[name], name
     check = await client.get("/auth/check", headers=world.ada.headers)
     assert check.status_code == 200  # the live session still works
+
+
+async def test_rows_ended_at_the_same_instant_go_in_batches_that_split_them(rt: Runtime) -> None:
+    # A batch ends at a row in index order (the end time, then the key): rows sharing an end
+    # time on both sides of a batch's end all go, once each, and nothing after them.
+    ada = await signed_in(rt)
+    live = await keys(rt.engine, AuthSession)
+    ended = ago(40)
+    expired = [await session_of(rt, ada.person) for _ in range(7)]
+    revoked = [await session_of(rt, ada.person, revoked=True) for _ in range(4)]
+    for key in expired:
+        await aged(rt.engine, AuthSession, key, expires_at=ended)
+    for key in revoked:
+        await aged(rt.engine, AuthSession, key, revoked_at=ended)
+    young = await session_of(rt, ada.person, expired_days_ago=29)
+
+    report = await _run(rt, batch_size=3)
+
+    assert report.counts["session"] == 11
+    assert report.counts["session_audit"] == 4  # the revoked ones' first versions
+    assert await keys(rt.engine, AuthSession) == live | {young}
 
 
 async def test_audit_history_is_kept_forever_when_audit_retention_is_unset(rt: Runtime) -> None:

@@ -19,7 +19,7 @@ from quart_template.db import reader, utcnow, write_gate
 from quart_template.entities import AUDIT_TABLES
 from quart_template.events.outbox import SENT, OutboxMessage
 from quart_template.housekeeping.lease import Lease
-from quart_template.housekeeping.rules import Keyset, Matching, Rule
+from quart_template.housekeeping.rules import Finder, Keyset, Matching, Rule
 from quart_template.mfa.models import MfaChallenge
 from quart_template.passkeys.models import PasskeyChallenge
 from quart_template.security.models import SecurityEvent
@@ -76,28 +76,38 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
         Matching(
             session,
             session.c.entity_id,
-            [session.c.expires_at < sessions_before, session.c.revoked_at < sessions_before],
+            [
+                Finder(session.c.expires_at < sessions_before, along=session.c.expires_at),
+                Finder(session.c.revoked_at < sessions_before, along=session.c.revoked_at),
+            ],
             dependents=[(session_audit, session_audit.c.entity_id)],
         ),
         Matching(
             challenge,
             challenge.c.id_hash,
             [
-                (challenge.c.expires_at < challenges_before)
-                | (challenge.c.used_at < challenges_before)
+                Finder(
+                    (challenge.c.expires_at < challenges_before)
+                    | (challenge.c.used_at < challenges_before)
+                )
             ],
         ),
         Matching(
             flow,
             flow.c.id_hash,
-            [flow.c.expires_at < challenges_before, flow.c.used_at < challenges_before],
+            [
+                Finder(flow.c.expires_at < challenges_before, along=flow.c.expires_at),
+                Finder(flow.c.used_at < challenges_before, along=flow.c.used_at),
+            ],
         ),
         Matching(
             ceremony,
             ceremony.c.challenge_hash,
             [
-                (ceremony.c.expires_at < challenges_before)
-                | (ceremony.c.used_at < challenges_before)
+                Finder(
+                    (ceremony.c.expires_at < challenges_before)
+                    | (ceremony.c.used_at < challenges_before)
+                )
             ],
         ),
         Keyset(
@@ -181,8 +191,8 @@ async def _run_rule(
     stop is only ever seen between batches, never inside a transaction."""
     while not stopping():
         async with reader(engine).connect() as conn:
-            keys = await rule.find(conn, size)
-        if not keys:
+            batch = await rule.find(conn, size)
+        if batch is None:
             return True
         if stopping():
             return False
@@ -191,7 +201,7 @@ async def _run_rule(
             async with engine.begin() as conn:
                 if not await lease.keep(conn):
                     raise _LeaseLost
-                report.add(await rule.delete(conn, keys))
+                report.add(await rule.delete(conn, batch))
             took = time.perf_counter() - began
         await asyncio.sleep(took * REST_RATIO)
     return False
