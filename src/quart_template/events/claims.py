@@ -11,13 +11,14 @@ destination is still pending: a row leased by relay A keeps relay B off the enti
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.exc import OperationalError
@@ -25,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from quart_template.db import Session, utcnow
-from quart_template.events.outbox import DEAD, EMAIL, PENDING, SENT, SPENT_EMAIL, OutboxMessage
+from quart_template.events.outbox import (
+    DEAD,
+    EMAIL,
+    PENDING,
+    SENT,
+    SPENT_EMAIL,
+    Claimed,
+    OutboxMessage,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,6 +45,8 @@ MYSQL_CONFLICTS = frozenset({1205, 1213})  # lock wait timeout, deadlock
 MAX_BACKOFF_SECONDS = 300.0
 
 _table = cast(Table, OutboxMessage.__table__)
+# What a claim reads of a row, in `Claimed`'s field order.
+_CLAIMED = tuple(_table.c[field.name] for field in dataclasses.fields(Claimed))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -57,7 +68,7 @@ class Claim:
 
     destination: str
     lease: datetime
-    rows: list[OutboxMessage] = field(default_factory=list)
+    rows: list[Claimed] = field(default_factory=list)
 
 
 def _retry_conflicts(
@@ -88,23 +99,22 @@ async def claim_rows(db: async_sessionmaker[AsyncSession], destination: str, lim
     lease = now + LEASE
     claim = Claim(destination=destination, lease=lease)
     async with db() as session, session.begin():
-        heads = list((await session.execute(_heads(destination, limit), {"now": now})).scalars())
+        heads = [
+            Claimed(*row) for row in await session.execute(_heads(destination, limit), {"now": now})
+        ]
         if not heads:
             return claim
         rows = heads + await _followers(session, destination, heads, limit - len(heads))
         ids = [row.id for row in rows]
         await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(next_attempt_at=lease)
-            .execution_options(synchronize_session=False)
+            update(_table).where(_table.c.id.in_(ids)).values(next_attempt_at=lease)
         )
     claim.rows = sorted(rows, key=lambda row: row.id)
     return claim
 
 
 @functools.lru_cache(maxsize=64)
-def _heads(destination: str, limit: int) -> Select[OutboxMessage]:
+def _heads(destination: str, limit: int) -> Select[Any]:
     """The due first pending row of each entity without an earlier pending one, up to `limit`:
     built once per destination and size (building it, aliased NOT EXISTS and all, costs more
     than running it on an idle outbox), due as of the `now` parameter."""
@@ -123,7 +133,7 @@ def _heads(destination: str, limit: int) -> Select[OutboxMessage]:
         .exists()
     )
     return (
-        select(OutboxMessage)
+        select(*_CLAIMED)
         .where(
             OutboxMessage.destination == destination,
             OutboxMessage.status == PENDING,
@@ -137,8 +147,8 @@ def _heads(destination: str, limit: int) -> Select[OutboxMessage]:
 
 
 async def _followers(
-    session: AsyncSession, destination: str, heads: list[OutboxMessage], limit: int
-) -> list[OutboxMessage]:
+    session: AsyncSession, destination: str, heads: list[Claimed], limit: int
+) -> list[Claimed]:
     """The heads' later rows, each entity's run cut at the first row we could not lock: a
     lease never waits for a lock, so claims from several relays cannot deadlock."""
     entity_ids = {row.entity_id for row in heads if row.entity_id}
@@ -159,16 +169,12 @@ async def _followers(
     ).all()
     if not candidates:
         return []
-    locked = {
-        row.id: row
-        for row in (
-            await session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.id.in_([c.id for c in candidates]))
-                .with_for_update(skip_locked=True)
-            )
-        ).scalars()
-    }
+    rows = await session.execute(
+        select(*_CLAIMED)
+        .where(_table.c.id.in_([c.id for c in candidates]))
+        .with_for_update(skip_locked=True)
+    )
+    locked = {row.id: Claimed(*row) for row in rows}
     taken, cut = [], set()
     for candidate in candidates:
         row = locked.get(candidate.id)
@@ -183,10 +189,10 @@ async def _followers(
 class Outcome:
     """What delivery did with a claim: sent, failed (retry later), dead, or untouched."""
 
-    sent: list[OutboxMessage] = field(default_factory=list)
-    failed: list[tuple[OutboxMessage, BaseException]] = field(default_factory=list)
-    dead: list[tuple[OutboxMessage, BaseException]] = field(default_factory=list)
-    released: list[OutboxMessage] = field(default_factory=list)
+    sent: list[Claimed] = field(default_factory=list)
+    failed: list[tuple[Claimed, BaseException]] = field(default_factory=list)
+    dead: list[tuple[Claimed, BaseException]] = field(default_factory=list)
+    released: list[Claimed] = field(default_factory=list)
 
 
 def describe(exc: BaseException) -> str:
@@ -238,7 +244,7 @@ async def settle(db: async_sessionmaker[AsyncSession], claim: Claim, outcome: Ou
 
 
 def _failure_params(
-    failed: Sequence[tuple[OutboxMessage, BaseException]], now: datetime
+    failed: Sequence[tuple[Claimed, BaseException]], now: datetime
 ) -> list[dict[str, object]]:
     return [
         {

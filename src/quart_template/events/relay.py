@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from quart_template.dbfaults import database_unavailable
 from quart_template.events.claims import Claim, Outcome, claim_rows, claim_sessions, settle
 from quart_template.events.destinations import Destination, NotAttempted, PermanentDeliveryError
-from quart_template.events.outbox import OutboxMessage
+from quart_template.events.outbox import Claimed, Outgoing
 from quart_template.metrics import count_deliveries, known_destinations
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[OutboxMessage], Awaitable[None]]
+Sender = Callable[[Outgoing], Awaitable[None]]
 
 STOP_GRACE_SECONDS = 15.0
 MAX_PAUSE_SECONDS = 30.0
@@ -60,9 +60,9 @@ class Pace:
             self._next[name] = start + rows / self.rate
 
 
-def waves(rows: Sequence[OutboxMessage]) -> list[list[OutboxMessage]]:
+def waves(rows: Sequence[Claimed]) -> list[list[Claimed]]:
     """Wave k holds the k-th row of every entity: rows within a wave may go out together."""
-    queues: dict[str, list[OutboxMessage]] = {}
+    queues: dict[str, list[Claimed]] = {}
     for row in rows:
         queues.setdefault(row.entity_id or row.message_id, []).append(row)
     depth = max((len(queue) for queue in queues.values()), default=0)
