@@ -154,19 +154,20 @@ async def _followers(
     entity_ids = {row.entity_id for row in heads if row.entity_id}
     if limit <= 0 or not entity_ids:
         return []
-    candidates = (
-        await session.execute(
-            select(OutboxMessage.id, OutboxMessage.entity_id)
-            .where(
-                OutboxMessage.destination == destination,
-                OutboxMessage.status == PENDING,
-                OutboxMessage.entity_id.in_(entity_ids),
-                OutboxMessage.id.not_in([row.id for row in heads]),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+    # The heads come back too (each is its entity's first pending row) and are dropped here:
+    # cheaper than sending their ids along as a NOT IN list of up to a batch's size.
+    head_ids = {row.id for row in heads}
+    found = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.entity_id)
+        .where(
+            OutboxMessage.destination == destination,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.entity_id.in_(entity_ids),
         )
-    ).all()
+        .order_by(OutboxMessage.id)
+        .limit(limit + len(heads))
+    )
+    candidates = [row for row in found if row.id not in head_ids][:limit]
     if not candidates:
         return []
     rows = await session.execute(
