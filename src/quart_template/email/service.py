@@ -8,7 +8,7 @@ from quart_template.email.backends import ConsoleBackend, EmailBackend
 from quart_template.email.messages import OutgoingEmail
 from quart_template.email.payload import wire_form
 from quart_template.events.destinations import PermanentDeliveryError
-from quart_template.events.outbox import Outgoing, email_body
+from quart_template.events.outbox import Claimed, email_body
 from quart_template.mfa.crypto import DecryptionError
 from quart_template.settings import ConfigError, Settings
 
@@ -26,7 +26,7 @@ class EmailSender:
         self.backend = backend
         self._key = key
 
-    async def __call__(self, message: Outgoing) -> None:
+    async def __call__(self, message: Claimed) -> None:
         try:
             email = outgoing_email(message, key=self._key)
         except DecryptionError as exc:
@@ -45,7 +45,7 @@ class EmailSender:
         await self.backend.aclose()
 
 
-def outgoing_email(message: Outgoing, *, key: bytes) -> OutgoingEmail:
+def outgoing_email(message: Claimed, *, key: bytes) -> OutgoingEmail:
     """The email an outbox row holds (its sealed body is {"event", "to_emails", "data"}),
     with the event's documented data keys, whichever build recorded it."""
     body = email_body(message, key=key)

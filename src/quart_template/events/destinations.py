@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from quart_template.events.outbox import Outgoing
+from quart_template.events.outbox import Claimed
 
 
 class NotAttempted(Exception):
@@ -35,7 +35,7 @@ class Destination(Protocol):
         """Wait up to `within` seconds for the destination to become available."""
         ...
 
-    async def deliver(self, rows: Sequence[Outgoing]) -> list[BaseException | None]:
+    async def deliver(self, rows: Sequence[Claimed]) -> list[BaseException | None]:
         """Deliver the rows; one result per row: None when confirmed, else the error."""
         ...
 
@@ -50,7 +50,7 @@ class SenderDestination:
     def __init__(
         self,
         name: str,
-        sender: Callable[[Outgoing], Awaitable[None]],
+        sender: Callable[[Claimed], Awaitable[None]],
         *,
         concurrency: int = 8,
         batch_size: int = 50,
@@ -69,10 +69,10 @@ class SenderDestination:
     async def wait_available(self, within: float) -> bool:
         return True
 
-    async def deliver(self, rows: Sequence[Outgoing]) -> list[BaseException | None]:
+    async def deliver(self, rows: Sequence[Claimed]) -> list[BaseException | None]:
         limit = asyncio.Semaphore(self._concurrency)
 
-        async def one(row: Outgoing) -> None:
+        async def one(row: Claimed) -> None:
             async with limit:
                 await self._sender(row)
 

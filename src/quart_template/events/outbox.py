@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, event, insert
 from sqlalchemy.engine import Connection
@@ -88,43 +88,12 @@ class OutboxMessage(Base):
         return loaded
 
 
-class Outgoing(Protocol):
-    """What a destination reads of a row it delivers: an `OutboxMessage`, or the relay's
-    lighter `Claimed` copy."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def message_id(self) -> str: ...
-    @property
-    def destination(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def entity(self) -> str | None: ...
-    @property
-    def action(self) -> str | None: ...
-    @property
-    def entity_id(self) -> str | None: ...
-    @property
-    def version(self) -> int | None: ...
-    @property
-    def owner_id(self) -> str | None: ...
-    @property
-    def payload(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-    def body(self) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """A row the relay claimed, read as a plain Core row: an ORM object per row (identity map,
-    instance state, attribute events) cost a third of the relay's event-loop time per event
-    while it drained a backlog, and the relay never changes a row through the ORM."""
+    """A row the relay claimed, as every destination reads it: a plain Core row, not an ORM
+    object (identity map, instance state, attribute events per row cost a third of the relay's
+    event-loop time per event while it drained a backlog, and the relay never changes a row
+    through the ORM)."""
 
     id: int
     message_id: str
@@ -214,7 +183,7 @@ def enqueue_email(
     return message
 
 
-def email_body(message: Outgoing, *, key: bytes) -> dict[str, Any]:
+def email_body(message: Claimed, *, key: bytes) -> dict[str, Any]:
     """The `{"event", "to_emails", "data"}` of a pending email row; raises DecryptionError
     when `key` cannot open it."""
     opened = decrypt_text(message.payload, key=key, context=_email_context(message.message_id))

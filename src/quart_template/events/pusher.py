@@ -14,7 +14,7 @@ import pusher
 from pusher.http import process_response
 
 from quart_template.events.destinations import NotAttempted, PermanentDeliveryError
-from quart_template.events.outbox import Outgoing
+from quart_template.events.outbox import Claimed
 from quart_template.settings import Settings
 
 MAX_EVENTS_PER_CALL = 10  # Pusher's batch limit
@@ -62,7 +62,7 @@ def private_channel(entity: str, owner_id: str) -> str:
     return f"private-{entity}-{owner_id}"
 
 
-def pusher_events(row: Outgoing, *, public_channels: bool) -> list[dict[str, str]]:
+def pusher_events(row: Claimed, *, public_channels: bool) -> list[dict[str, str]]:
     """The row's events: the public form on the owner's private channel, and optionally the
     public channel Flask Template used, with nothing but the entity id and version."""
     if not row.entity or not row.owner_id or not row.action:
@@ -98,9 +98,9 @@ class PusherDestination:
     async def wait_available(self, within: float) -> bool:
         return True
 
-    async def deliver(self, rows: Sequence[Outgoing]) -> list[BaseException | None]:
+    async def deliver(self, rows: Sequence[Claimed]) -> list[BaseException | None]:
         results: dict[int, BaseException | None] = {}
-        calls: list[list[tuple[Outgoing, list[dict[str, str]]]]] = [[]]
+        calls: list[list[tuple[Claimed, list[dict[str, str]]]]] = [[]]
         for row in rows:
             try:
                 events = pusher_events(row, public_channels=self._public_channels)
@@ -113,7 +113,7 @@ class PusherDestination:
         gave_up = asyncio.Event()
         limit = asyncio.Semaphore(CONCURRENT_CALLS)
 
-        async def call(batch: list[tuple[Outgoing, list[dict[str, str]]]]) -> None:
+        async def call(batch: list[tuple[Claimed, list[dict[str, str]]]]) -> None:
             async with limit:
                 error: BaseException | None = NotAttempted() if gave_up.is_set() else None
                 if error is None:

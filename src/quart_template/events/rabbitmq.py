@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobust
 from pamqp.commands import Basic
 
 from quart_template.brokers import BrokerConnection, broker_urls
-from quart_template.events.outbox import Outgoing
+from quart_template.events.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,12 @@ def _buffer_whole_batches(batch_size: int) -> None:
         aiormq.Connection.FRAME_BUFFER_SIZE = batch_size
 
 
-def routing_key(row: Outgoing) -> str:
+def routing_key(row: Claimed) -> str:
     """`<entity>.<action>`, e.g. `person.update`."""
     return f"{row.entity}.{row.action}"
 
 
-def properties(row: Outgoing) -> Basic.Properties:
+def properties(row: Claimed) -> Basic.Properties:
     """Persistent JSON, with the stable message_id consumers de-duplicate by."""
     return Basic.Properties(
         content_type="application/json",
@@ -150,7 +150,7 @@ class RabbitPublisher:
     async def status(self) -> str:
         return "ok" if self.available() else "down"
 
-    async def deliver(self, rows: Sequence[Outgoing]) -> list[BaseException | None]:
+    async def deliver(self, rows: Sequence[Claimed]) -> list[BaseException | None]:
         """Publish the rows together (confirms pipelined) and wait for every confirm.
 
         aiormq's channel directly, without waiting for each frame's socket drain: the

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from quart_template.dbfaults import database_unavailable
 from quart_template.events.claims import Claim, Outcome, claim_rows, claim_sessions, settle
 from quart_template.events.destinations import Destination, NotAttempted, PermanentDeliveryError
-from quart_template.events.outbox import Claimed, Outgoing
+from quart_template.events.outbox import Claimed
 from quart_template.metrics import count_deliveries, known_destinations
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[Outgoing], Awaitable[None]]
+Sender = Callable[[Claimed], Awaitable[None]]
 
 STOP_GRACE_SECONDS = 15.0
 MAX_PAUSE_SECONDS = 30.0
