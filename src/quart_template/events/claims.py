@@ -11,11 +11,10 @@ destination is still pending: a row leased by relay A keeps relay B off the enti
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
@@ -46,7 +45,7 @@ MAX_BACKOFF_SECONDS = 300.0
 
 _table = cast(Table, OutboxMessage.__table__)
 # What a claim reads of a row, in `Claimed`'s field order.
-_CLAIMED = tuple(_table.c[field.name] for field in dataclasses.fields(Claimed))
+_CLAIMED = tuple(_table.c[column.name] for column in fields(Claimed))
 
 
 def backoff(attempts: int) -> timedelta:
