@@ -45,3 +45,38 @@ def test_the_backends_line_hides_every_password() -> None:
     assert "secret" not in line
     assert "broker amqp://u:***@rabbit1:5672/vh,amqps://u:***@rabbit2:5671/vh" in line
     assert redacted_brokers("amqp://rabbit1/vh") == "amqp://rabbit1/vh"
+
+
+async def test_a_cancelled_connect_leaves_nothing_reconnecting() -> None:
+    """A relay pass or request cancelled while the broker is still answering (a slow or hung
+    broker) must not leave aio-pika's reconnect loop behind: that loop keeps dialling forever,
+    and it swallows the cancel a shutdown sends it while a dial is in progress."""
+    import asyncio
+
+    from quart_template.brokers import BrokerConnection
+
+    dialled: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)  # accepts, never speaks AMQP
+        await dialled.put(reader)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    brokers = BrokerConnection([f"amqp://guest:guest@127.0.0.1:{port}/"], timeout=30)
+    try:
+        opening = asyncio.create_task(brokers.open())
+        first = await asyncio.wait_for(dialled.get(), 5)
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await asyncio.wait_for(first.read(), 5)  # the protocol header, then the hang-up
+        assert first.at_eof()
+        assert not [t for t in asyncio.all_tasks() if "connection_factory" in repr(t)]
+        assert dialled.empty()
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()

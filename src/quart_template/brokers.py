@@ -15,7 +15,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import aio_pika
-from aio_pika.abc import AbstractConnection, AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection, TimeoutType
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,10 @@ class BrokerConnection:
             url = self.urls[index]
             try:
                 connection = await aio_pika.connect_robust(
-                    url, timeout=self._timeout, reconnect_interval=self._reconnect_interval
+                    url,
+                    timeout=self._timeout,
+                    reconnect_interval=self._reconnect_interval,
+                    connection_class=_RobustConnection,
                 )
             except Exception as exc:
                 error = exc
@@ -133,6 +136,22 @@ class BrokerConnection:
             await _quietly_close(connection)
         if self._closing:
             await asyncio.wait(self._closing)
+
+
+class _RobustConnection(aio_pika.RobustConnection):
+    """aio-pika's robust connection, closed again when its first `connect` does not succeed.
+
+    `connect` waits on a reconnect loop of its own task. Cancelled (a relay pass's deadline, a
+    request ending, shutdown) while the broker has not answered yet, aio-pika leaves that loop
+    dialling the broker forever, a connection nobody holds; and the loop catches the cancel a
+    shutdown sends it while a dial is in progress, so `asyncio.run` waits for it forever."""
+
+    async def connect(self, timeout: TimeoutType = None) -> None:  # noqa: ASYNC109  # aio-pika's signature
+        try:
+            await super().connect(timeout)
+        except BaseException:
+            await _quietly_close(self)  # stops the reconnect loop (and its dial)
+            raise
 
 
 async def _quietly_close(connection: AbstractConnection) -> None:
