@@ -4,16 +4,18 @@ secret; a down broker never fails a request, and the events go out once it is ba
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import pytest
 
 from quart_template.db import utcnow
 from quart_template.events import relay as relay_module
-from quart_template.events.outbox import PENDING
+from quart_template.events.outbox import PENDING, Claimed
 from quart_template.events.rabbitmq import RabbitPublisher
 from quart_template.mfa.models import OtpMethod, RecoveryCode
 from quart_template.sessions.models import AuthSession
@@ -278,20 +280,93 @@ async def test_a_backlog_drains_in_paced_slices_while_the_api_answers_every_requ
     assert len({m.message_id for m in messages}) == 80
 
 
-async def test_the_publisher_queues_a_whole_batch_in_one_go(
-    amqp_url: str, exchange_name: str
-) -> None:
-    """aiormq's writer buffer holds 10 frames by default: every publish past the tenth waited
-    for a turn of the event loop, one per message, which under API load made a batch of
-    1,000 take seconds. The publisher's connection has room for a whole batch."""
-    publisher = RabbitPublisher(amqp_url, exchange_name, batch_size=500)
+def claimed(n: int, entity_id: str | None = None) -> Claimed:
+    from datetime import UTC, datetime
+
+    message_id = f"m-{n:04d}"
+    body = {"entity": "person", "action": "update", "entity_id": entity_id or message_id}
+    return Claimed(
+        id=n,
+        message_id=message_id,
+        destination="rabbitmq",
+        kind="entity",
+        entity="person",
+        action="update",
+        entity_id=entity_id or message_id,
+        version=n,
+        owner_id=None,
+        payload=json.dumps(body | {"n": n, "pad": "x" * 200}),
+        attempts=0,
+        created_at=datetime.now(UTC),
+    )
+
+
+@pytest.fixture
+async def publisher(amqp_url: str, exchange_name: str) -> AsyncIterator[RabbitPublisher]:
+    publisher = RabbitPublisher(amqp_url, exchange_name)
     ready = asyncio.Event()
     publisher.start(on_ready=ready.set)
+    await asyncio.wait_for(ready.wait(), 10)
     try:
-        await asyncio.wait_for(ready.wait(), 10)
-        assert publisher._connection is not None
-        underlay = publisher._connection.transport
-        assert underlay is not None
-        assert underlay.connection.write_queue.maxsize >= 500
+        yield publisher
     finally:
         await publisher.aclose()
+
+
+async def test_a_wave_goes_out_whole_in_order_with_its_properties(
+    publisher: RabbitPublisher, consumer: Consumer
+) -> None:
+    rows = [claimed(n) for n in range(600)]
+    assert await publisher.deliver(rows) == [None] * 600
+    messages = await consumer.wait_for(600)
+    assert [m.message_id for m in messages] == [row.message_id for row in rows]
+    assert [m.body["n"] for m in messages] == list(range(600))
+    assert {(m.routing_key, m.persistent, m.content_type) for m in messages} == {
+        ("person.update", True, "application/json")
+    }
+
+
+async def test_each_row_gets_its_own_confirm_when_the_broker_refuses_some(
+    amqp_url: str, exchange_name: str, publisher: RabbitPublisher
+) -> None:
+    """A bound queue that is full and refuses more (`x-overflow: reject-publish`) makes the
+    broker nack: the rows it refused are retried, the others count as delivered, and the
+    confirms of later waves still belong to their own rows."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(exchange_name)
+        queue = await channel.declare_queue(
+            exclusive=True, arguments={"x-max-length": 2, "x-overflow": "reject-publish"}
+        )
+        await queue.bind(exchange, routing_key="#")
+        first = await publisher.deliver([claimed(n) for n in range(3)])
+        assert [type(result).__name__ for result in first] == [
+            "NoneType",
+            "NoneType",
+            "DeliveryError",
+        ]
+        assert all(isinstance(r, Exception) for r in await publisher.deliver([claimed(3)]))
+        await queue.purge()
+        again = await publisher.deliver([claimed(n) for n in range(4, 7)])
+        assert [r is None for r in again] == [True, True, False]
+    finally:
+        await connection.close()
+
+
+async def test_a_wave_on_a_closed_channel_fails_every_row_and_the_next_one_goes(
+    publisher: RabbitPublisher, consumer: Consumer
+) -> None:
+    """The channel closed under the publisher (here by us; a broker does so on an error): the
+    wave's rows fail, and the robust channel reopens for the next wave."""
+    assert publisher._channel is not None
+    underlay = await publisher._channel.get_underlay_channel()
+    await underlay.close()
+    results = await publisher.deliver([claimed(0)])
+    assert results and isinstance(results[0], Exception)
+    for _ in range(100):  # aio-pika reopens the channel in the background
+        if await publisher.deliver([claimed(1)]) == [None]:
+            break
+        await asyncio.sleep(0.05)
+    messages = await consumer.settle()
+    assert "m-0001" in [m.message_id for m in messages]

@@ -10,12 +10,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+from aiormq.abc import ChannelFrame
+from aiormq.exceptions import ChannelInvalidStateError
+from pamqp.body import ContentBody
 from pamqp.commands import Basic
+from pamqp.frame import marshal
+from pamqp.header import ContentHeader
 
 from quart_template.brokers import BrokerConnection, broker_urls
 from quart_template.events.outbox import Claimed
@@ -27,15 +32,55 @@ RECONNECT_SECONDS = 1.0
 MAX_RETRY_SECONDS = 10.0
 
 
-def _buffer_whole_batches(batch_size: int) -> None:
-    """aiormq's connection queues at most 10 frames for its writer task: publishing more
-    waits for the writer and, behind it, every other publish waits for the channel's lock,
-    one turn of the event loop per message. Under API load a turn takes milliseconds, so a
-    1,000-message batch took seconds (measured: 2 s instead of 0.2 s). With room for a whole
-    batch, a batch is queued in one turn and written in the next. aiormq reads the size from
-    this class attribute when a connection is made; it has no other way to set it."""
-    if batch_size > aiormq.Connection.FRAME_BUFFER_SIZE:
-        aiormq.Connection.FRAME_BUFFER_SIZE = batch_size
+async def publish_together(
+    channel: aiormq.Channel, exchange: str, rows: Sequence[Claimed]
+) -> list[asyncio.Future[Any]]:
+    """Queue every row's publish as one write; returns their confirms (futures).
+
+    What aiormq's `basic_publish` does per message (a delivery tag and a confirm under the
+    channel's lock, the marshalled frames on the connection's write queue, which its writer
+    sends with one socket write per entry), done once for a wave: one lock, one queue entry,
+    one write. Per message, `basic_publish` is a task of its own, a lock, a timeout scope and a
+    queue entry: ~90-120 us of the event loop's CPU against ~30-45 here, confirms included
+    (1,000 messages to the local RabbitMQ). aio-pika and aiormq have no batch publish."""
+    if channel.is_closed:
+        raise ChannelInvalidStateError(f"{channel} closed")
+    number, size = channel.number, channel.max_content_size
+    async with channel.lock:
+        first = channel.delivery_tag
+        confirms: list[asyncio.Future[Any]] = []
+        try:
+            frames = []
+            for row in rows:
+                body = row.payload.encode()
+                channel.delivery_tag += 1
+                confirm = channel.create_future()
+                channel.confirmations[channel.delivery_tag] = confirm
+                confirms.append(confirm)
+                publish = Basic.Publish(exchange=exchange, routing_key=routing_key(row))
+                frames.append(marshal(publish, number))
+                frames.append(marshal(ContentHeader(0, len(body), properties(row)), number))
+                for at in range(0, len(body), size):
+                    frames.append(marshal(ContentBody(body[at : at + size]), number))
+            sent = ChannelFrame(payload=b"".join(frames), should_close=False)
+            await channel.connection.write_queue.put(sent)
+        except BaseException:
+            # Not sent: the broker numbers the next publish first + 1, so must we.
+            for tag in range(first + 1, channel.delivery_tag + 1):
+                channel.confirmations.pop(tag, None)
+            channel.delivery_tag = first
+            for confirm in confirms:
+                confirm.cancel()
+            raise
+    return confirms
+
+
+def _failure(confirm: asyncio.Future[Any]) -> BaseException | None:
+    """None for a confirmed publish; else why not (a nack, the channel closing, no confirm in
+    time: the deadline cancelled it)."""
+    if confirm.cancelled():
+        return TimeoutError("no confirm in time")
+    return confirm.exception()
 
 
 def routing_key(row: Claimed) -> str:
@@ -102,7 +147,6 @@ class RabbitPublisher:
                 delay = min(MAX_RETRY_SECONDS, delay * 2)
 
     async def _open(self) -> None:
-        _buffer_whole_batches(self.batch_size)
         connection = await self._brokers.open()
         self._connection = connection
         channel = await connection.channel(publisher_confirms=True)
@@ -151,39 +195,21 @@ class RabbitPublisher:
         return "ok" if self.available() else "down"
 
     async def deliver(self, rows: Sequence[Claimed]) -> list[BaseException | None]:
-        """Publish the rows together (confirms pipelined) and wait for every confirm.
-
-        aiormq's channel directly, without waiting for each frame's socket drain: the
-        confirms are what count, and this is several times cheaper per message."""
+        """Publish the rows in one write (`publish_together`) and wait for every confirm."""
+        if not rows:
+            return []
         try:
             if self._channel is None:
                 raise ConnectionError("broker not connected")
-            channel = await self._channel.get_underlay_channel()
+            channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
+            confirms = await publish_together(channel, self._exchange_name, rows)
         except Exception as exc:
             return [exc] * len(rows)
-        tasks = [
-            asyncio.ensure_future(
-                channel.basic_publish(
-                    row.payload.encode(),
-                    exchange=self._exchange_name,
-                    routing_key=routing_key(row),
-                    properties=properties(row),
-                    wait=False,  # type: ignore[call-arg]  # aiormq's Channel has it
-                )
-            )
-            for row in rows
-        ]
-        # One deadline for the batch (a per-message timeout costs more than the publish);
-        # what is confirmed by then counts, the rest is retried.
-        _, late = await asyncio.wait(tasks, timeout=PUBLISH_TIMEOUT_SECONDS)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        results = [
-            TimeoutError("no confirm in time") if task in late else task.exception()
-            for task in tasks
-        ]
-        return [result if isinstance(result, BaseException) else None for result in results]
+        # One deadline for the wave: what is confirmed by then counts, the rest is retried.
+        _, late = await asyncio.wait(confirms, timeout=PUBLISH_TIMEOUT_SECONDS)
+        for confirm in late:
+            confirm.cancel()
+        return [_failure(confirm) for confirm in confirms]
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
