@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -299,6 +300,42 @@ def claimed(n: int, entity_id: str | None = None) -> Claimed:
         attempts=0,
         created_at=datetime.now(UTC),
     )
+
+
+@pytest.mark.parametrize(
+    ("message_id", "entity", "action", "created_at", "channel", "size"),
+    [
+        ("m-1", "person", "update", "2026-12-02T16:59:01.123456+00:00", 1, 300),
+        ("a" * 32, "session", "create", "2026-12-02T16:59:01+00:00", 7, 0),
+        ("é" * 10, "otp_method", "delete", "1999-01-01T00:00:00", 65535, 2**40),  # naive: UTC
+    ],
+)
+def test_the_content_header_is_the_one_pamqp_marshals(
+    message_id: str, entity: str, action: str, created_at: str, channel: int, size: int
+) -> None:
+    from datetime import datetime
+
+    from pamqp.frame import marshal
+    from pamqp.header import ContentHeader
+
+    from quart_template.events.rabbitmq import content_header, properties
+
+    row = replace(
+        claimed(1),
+        message_id=message_id,
+        entity=entity,
+        action=action,
+        created_at=datetime.fromisoformat(created_at),
+    )
+    expected = marshal(ContentHeader(0, size, properties(row)), channel)
+    assert content_header(row, size, channel) == expected
+
+
+def test_a_message_id_too_long_for_amqp_is_refused_as_pamqp_refuses_it() -> None:
+    from quart_template.events.rabbitmq import content_header
+
+    with pytest.raises(TypeError, match="255"):
+        content_header(replace(claimed(1), message_id="x" * 300), 10, 1)
 
 
 @pytest.fixture

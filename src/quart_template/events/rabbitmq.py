@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC
 from typing import Any, cast
 
 import aio_pika
@@ -51,15 +53,19 @@ async def publish_together(
         confirms: list[asyncio.Future[Any]] = []
         try:
             frames = []
+            methods: dict[str, bytes] = {}  # a wave's Basic.Publish frames differ by key only
             for row in rows:
                 body = row.payload.encode()
                 channel.delivery_tag += 1
                 confirm = channel.create_future()
                 channel.confirmations[channel.delivery_tag] = confirm
                 confirms.append(confirm)
-                publish = Basic.Publish(exchange=exchange, routing_key=routing_key(row))
-                frames.append(marshal(publish, number))
-                frames.append(marshal(ContentHeader(0, len(body), properties(row)), number))
+                key = routing_key(row)
+                if (method := methods.get(key)) is None:
+                    publish = Basic.Publish(exchange=exchange, routing_key=key)
+                    method = methods[key] = marshal(publish, number)
+                frames.append(method)
+                frames.append(content_header(row, len(body), number))
                 for at in range(0, len(body), size):
                     frames.append(marshal(ContentBody(body[at : at + size]), number))
             sent = ChannelFrame(payload=b"".join(frames), should_close=False)
@@ -92,12 +98,48 @@ def properties(row: Claimed) -> Basic.Properties:
     """Persistent JSON, with the stable message_id consumers de-duplicate by."""
     return Basic.Properties(
         content_type="application/json",
-        delivery_mode=2,  # persistent
+        delivery_mode=_PERSISTENT,
         message_id=row.message_id,
         timestamp=row.created_at,
         message_type=routing_key(row),
         app_id="quart-template",
     )
+
+
+# AMQP 0-9-1 content header of class basic (60): the property flags of the properties below,
+# highest bit first: content-type, delivery-mode, message-id, timestamp, type, app-id.
+_BASIC_CLASS, _FRAME_HEADER, _FRAME_END = 60, 2, b"\xce"
+_FLAGS = (1 << 15) | (1 << 12) | (1 << 7) | (1 << 6) | (1 << 5) | (1 << 3)
+_CONTENT_TYPE = b"\x10application/json"
+_APP_ID = b"\x0equart-template"
+_PERSISTENT = 2
+
+
+def content_header(row: Claimed, body_size: int, channel_number: int) -> bytes:
+    """The marshalled content header frame of `properties(row)`, byte for byte what
+    `pamqp.frame.marshal(ContentHeader(0, body_size, properties(row)), channel_number)` gives
+    (tests/events/test_rabbitmq.py compares them), in a tenth of its time: pamqp's generic
+    properties path (validating and encoding each of 14 properties) cost ~13 us per message,
+    a tenth of the relay's event-loop time per event while it drained a backlog."""
+    message_id, kind = row.message_id.encode(), routing_key(row).encode()
+    if len(message_id) > 255 or len(kind) > 255:  # not a shortstr: pamqp says why
+        return marshal(ContentHeader(0, body_size, properties(row)), channel_number)
+    stamp = row.created_at
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    payload = b"".join(
+        (
+            struct.pack(">HHQH", _BASIC_CLASS, 0, body_size, _FLAGS),
+            _CONTENT_TYPE,
+            struct.pack(">BB", _PERSISTENT, len(message_id)),
+            message_id,
+            struct.pack(">QB", int(stamp.timestamp()), len(kind)),
+            kind,
+            _APP_ID,
+        )
+    )
+    frame = struct.pack(">BHI", _FRAME_HEADER, channel_number, len(payload))
+    return frame + payload + _FRAME_END
 
 
 class RabbitPublisher:
