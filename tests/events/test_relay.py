@@ -8,6 +8,8 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from quart_template.db import make_engine, utcnow
 from quart_template.events.destinations import PermanentDeliveryError
 from quart_template.events.outbox import DEAD, PENDING, SENT, OutboxMessage
@@ -303,3 +305,16 @@ def test_the_pace_books_each_slice_against_the_rate_only_while_busy() -> None:
     busy = False
     assert pace.batch(destination) == 1000
     assert pace.delay("rabbitmq") == 0
+
+
+def test_a_late_claim_keeps_its_slot_and_the_pace_its_average() -> None:
+    now = 100.0
+    pace = Pace(rate=100, busy=lambda: True, clock=lambda: now)
+    pace.book("rabbitmq", 20)  # 0.2 s of the rate: the next slice at 100.2
+    now = 100.25  # the worker woke 50 ms late (a busy loop fires timers late)
+    assert pace.delay("rabbitmq") == 0
+    pace.book("rabbitmq", 20)  # from 100.2, where the slot was, not from 100.25
+    assert pace.delay("rabbitmq") == pytest.approx(0.15)
+    now = 105.0  # after a pause longer than a slice the clock starts anew: no burst
+    pace.book("rabbitmq", 20)
+    assert pace.delay("rabbitmq") == pytest.approx(0.2)

@@ -40,6 +40,7 @@ class Pace:
 
     rate: float
     busy: Callable[[], bool]
+    clock: Callable[[], float] = time.monotonic
     _next: dict[str, float] = field(default_factory=dict)
 
     def batch(self, destination: Destination) -> int:
@@ -52,11 +53,17 @@ class Pace:
         if not self.busy():
             self._next.pop(name, None)
             return 0.0
-        return max(0.0, self._next.get(name, 0.0) - time.monotonic())
+        return max(0.0, self._next.get(name, 0.0) - self.clock())
 
     def book(self, name: str, rows: int) -> None:
+        """Book the rows' share of the second after the last booking. A claim that comes late
+        by less than a slice (a loaded event loop fires its timers late, by tens of ms) keeps
+        its slot rather than starting the clock anew, so the rate holds on average; booked
+        from the late start instead, every wake-up's delay was lost (950 events/s under load
+        on MariaDB, 800 on SQLite, at a rate of 1,200). After a longer pause it starts anew."""
         if rows and self.busy():
-            start = max(time.monotonic(), self._next.get(name, 0.0))
+            now, last = self.clock(), self._next.get(name)
+            start = last if last is not None and now - last <= PACED_PASS_SECONDS else now
             self._next[name] = start + rows / self.rate
 
 
