@@ -146,7 +146,8 @@ class _RobustConnection(aio_pika.RobustConnection):
     dialling the broker forever, a connection nobody holds; and the loop catches the cancel a
     shutdown sends it while a dial is in progress, so `asyncio.run` waits for it forever."""
 
-    async def connect(self, timeout: TimeoutType = None) -> None:  # noqa: ASYNC109  # aio-pika's signature
+    # aio-pika's signature, `timeout` included
+    async def connect(self, timeout: TimeoutType = None) -> None:  # noqa: ASYNC109
         try:
             await super().connect(timeout)
         except BaseException:

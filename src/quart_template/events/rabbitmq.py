@@ -89,6 +89,15 @@ def _failure(confirm: asyncio.Future[Any]) -> BaseException | None:
     return confirm.exception()
 
 
+# AMQP 0-9-1 content header of class basic (60): the property flags of `properties` below,
+# highest bit first: content-type, delivery-mode, message-id, timestamp, type, app-id.
+_BASIC_CLASS, _FRAME_HEADER, _FRAME_END = 60, 2, b"\xce"
+_FLAGS = (1 << 15) | (1 << 12) | (1 << 7) | (1 << 6) | (1 << 5) | (1 << 3)
+_CONTENT_TYPE = b"\x10application/json"
+_APP_ID = b"\x0equart-template"
+_PERSISTENT = 2
+
+
 def routing_key(row: Claimed) -> str:
     """`<entity>.<action>`, e.g. `person.update`."""
     return f"{row.entity}.{row.action}"
@@ -104,15 +113,6 @@ def properties(row: Claimed) -> Basic.Properties:
         message_type=routing_key(row),
         app_id="quart-template",
     )
-
-
-# AMQP 0-9-1 content header of class basic (60): the property flags of the properties below,
-# highest bit first: content-type, delivery-mode, message-id, timestamp, type, app-id.
-_BASIC_CLASS, _FRAME_HEADER, _FRAME_END = 60, 2, b"\xce"
-_FLAGS = (1 << 15) | (1 << 12) | (1 << 7) | (1 << 6) | (1 << 5) | (1 << 3)
-_CONTENT_TYPE = b"\x10application/json"
-_APP_ID = b"\x0equart-template"
-_PERSISTENT = 2
 
 
 def content_header(row: Claimed, body_size: int, channel_number: int) -> bytes:
