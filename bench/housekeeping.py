@@ -216,26 +216,96 @@ async def watch_purge(engine: Engine, started: asyncio.Event, done: asyncio.Even
     return marks
 
 
+# MariaDB's view of a purge: dirty pages, the undo history InnoDB's purge threads still have
+# to work off, buffer-pool misses (disk reads: MariaDB opens its files O_DIRECT), reads that
+# had to wait for a free page, and fsyncs.
+INNODB_STATUS = (
+    "Innodb_buffer_pool_pages_dirty",
+    "Innodb_buffer_pool_pages_total",
+    "Innodb_history_list_length",
+    "Innodb_buffer_pool_reads",
+    "Innodb_buffer_pool_wait_free",
+    "Innodb_data_fsyncs",
+)
+
+
+def innodb_status(engine: Engine) -> dict[str, int]:
+    names = ", ".join(f"'{name}'" for name in INNODB_STATUS)
+    with engine.connect() as conn:
+        found = conn.execute(text(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})"))
+        return {name: int(value) for name, value in found}
+
+
+async def sample_innodb(
+    engine: Engine, samples: list[tuple[float, dict[str, int]]], stop: asyncio.Event
+) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        samples.append(
+            (time.perf_counter(), await loop.run_in_executor(None, innodb_status, engine))
+        )
+        await asyncio.sleep(0.5)
+
+
+def innodb_summary(samples: list[tuple[float, dict[str, int]]], start: float, end: float) -> str:
+    window = [(at, status) for at, status in samples if start <= at <= end]
+    if len(window) < 2:
+        return "too short to say"
+    (t0, first), (t1, last) = window[0], window[-1]
+    dirty = [
+        s["Innodb_buffer_pool_pages_dirty"] / s["Innodb_buffer_pool_pages_total"] for _, s in window
+    ]
+    history = [s.get("Innodb_history_list_length", 0) for _, s in window]
+
+    waits = last["Innodb_buffer_pool_wait_free"] - first["Innodb_buffer_pool_wait_free"]
+
+    def per_second(name: str) -> float:
+        return (last[name] - first[name]) / (t1 - t0)
+
+    return (
+        f"dirty pages max {max(dirty) * 100:.0f} %, history list max {max(history):,}, "
+        f"disk reads {per_second('Innodb_buffer_pool_reads'):,.0f}/s, "
+        f"free-page waits {waits}, "
+        f"fsyncs {per_second('Innodb_data_fsyncs'):,.0f}/s"
+    )
+
+
 async def measure(
     url: str, base_url: str, process: subprocess.Popen[bytes], seconds: float
 ) -> dict[str, Any]:
     engine = create_engine(sync_url(url))
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     result: dict[str, Any] = {}
+    samples: list[tuple[float, dict[str, int]]] = []
+    stop_sampling = asyncio.Event()
+    sampler = None
+    if engine.dialect.name == "mysql":
+        sampler = asyncio.create_task(sample_innodb(engine, samples, stop_sampling))
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
         await wait_ready(client, process)
         headers = {"Authorization": f"Bearer {await signed_in(client, 'reader@example.com')}"}
         never = asyncio.Event()
         await phase(client, headers, seconds=2, until=never)  # warm-up
+        times = [time.perf_counter()]
         result["before"] = await phase(client, headers, seconds=seconds, until=never)
         before = counts(engine)
         started, done = asyncio.Event(), asyncio.Event()
         watcher = asyncio.create_task(watch_purge(engine, started, done))
         await asyncio.wait_for(started.wait(), timeout=30)
+        times.append(time.perf_counter())
         result["during"] = await phase(client, headers, seconds=3600, until=done)
         marks = await watcher
+        times.append(time.perf_counter())
         after = counts(engine)
         result["after"] = await phase(client, headers, seconds=seconds, until=never)
+        times.append(time.perf_counter())
+        stop_sampling.set()
+        if sampler is not None:
+            await sampler
+            result["innodb"] = {
+                when: innodb_summary(samples, times[n], times[n + 1])
+                for n, when in enumerate(("before", "during", "after"))
+            }
         await signed_in(client, "loginer@example.com")
         body = {"email": "loginer@example.com", "password": PASSWORD}
 
@@ -275,6 +345,8 @@ def report(label: str, result: dict[str, Any]) -> None:
         # on a shared machine.
         quiet = Run(latencies=result["before"][index].latencies + result["after"][index].latencies)
         worst = max(worst, result["during"][index].percentile(99) / quiet.percentile(99))
+    for when, summary in result.get("innodb", {}).items():
+        print(f"  InnoDB {when:6s} {summary}")
     ratio = sessions_rate / logins if logins else float("inf")
     print("targets:")
     print(f"  p99 during / without (worst) = {worst:.2f} (<= 1.5)  {_verdict(worst <= 1.5)}")
