@@ -3,9 +3,11 @@ variable and the entry, never its password), and the backends line hides every p
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from quart_template.brokers import broker_urls, redacted_brokers
+from quart_template.brokers import BrokerConnection, broker_urls, redacted_brokers
 from quart_template.cli import describe_backends
 from quart_template.settings import Settings
 from tests.support.backends import settings_for, start_up_refusal
@@ -51,10 +53,6 @@ async def test_a_cancelled_connect_leaves_nothing_reconnecting() -> None:
     """A relay pass or request cancelled while the broker is still answering (a slow or hung
     broker) must not leave aio-pika's reconnect loop behind: that loop keeps dialling forever,
     and it swallows the cancel a shutdown sends it while a dial is in progress."""
-    import asyncio
-
-    from quart_template.brokers import BrokerConnection
-
     dialled: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
     writers: list[asyncio.StreamWriter] = []
 

@@ -281,11 +281,12 @@ async def test_a_backlog_drains_in_paced_slices_while_the_api_answers_every_requ
     assert len({m.message_id for m in messages}) == 80
 
 
-def claimed(n: int, entity_id: str | None = None) -> Claimed:
+def claimed(n: int) -> Claimed:
+    """An entity event as the relay hands it to the publisher: its own entity, version n."""
     from datetime import UTC, datetime
 
     message_id = f"m-{n:04d}"
-    body = {"entity": "person", "action": "update", "entity_id": entity_id or message_id}
+    body = {"entity": "person", "action": "update", "entity_id": message_id}
     return Claimed(
         id=n,
         message_id=message_id,
@@ -293,7 +294,7 @@ def claimed(n: int, entity_id: str | None = None) -> Claimed:
         kind="entity",
         entity="person",
         action="update",
-        entity_id=entity_id or message_id,
+        entity_id=message_id,
         version=n,
         owner_id=None,
         payload=json.dumps(body | {"n": n, "pad": "x" * 200}),
