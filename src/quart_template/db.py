@@ -88,13 +88,24 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
 POOL_RECYCLE_SECONDS = 280
+# SQLite's pool keeps as many connections as a busy process uses at once. With SQLAlchemy's
+# default of 5, a moderate load (8 readers, a login, the relay's two workers) opened and closed
+# some 23 connections a second, each an aiosqlite thread started, the file opened and four
+# PRAGMAs run; an idle pooled connection costs only its parked thread.
+SQLITE_POOL_SIZE = 20
+SQLITE_MAX_OVERFLOW = 10
 
 
 def make_engine(url: str) -> AsyncEngine:
     """The one engine: SQLite with WAL and foreign keys, MySQL with pre-ping, recycle, utf8mb4."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_MAX_OVERFLOW,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from quart_template.db import SQLITE_POOL_SIZE
 from quart_template.serving import SERVERS
 from tests.support.metrics import Samples, parse, value
 from tests.support.network import free_port
@@ -88,7 +89,7 @@ def healthz_total(samples: Samples) -> float:
 
 def send_and_count(served: Served) -> None:
     """SENT requests, then several scrapes: each one (from whichever worker) says SENT."""
-    served.wait_for_every_worker(pool_size=WORKERS * 5)  # SQLite's QueuePool: 5 per worker
+    served.wait_for_every_worker(pool_size=WORKERS * SQLITE_POOL_SIZE)
     for _ in range(SENT):
         assert served.get("/healthz").status_code == 200
     totals = [healthz_total(served.scrape()) for _ in range(6)]
