@@ -270,6 +270,17 @@ def innodb_summary(samples: list[tuple[float, dict[str, int]]], start: float, en
     )
 
 
+def cpu_ticks() -> tuple[float, float]:
+    """The machine's CPU steal and total ticks so far (/proc/stat): what the host's neighbours
+    took shows here and nowhere else."""
+    ticks = [float(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[7], sum(ticks)
+
+
+def _steal_percent(start: tuple[float, float], end: tuple[float, float]) -> float:
+    return 100 * (end[0] - start[0]) / max(1.0, end[1] - start[1])
+
+
 async def measure(
     url: str, base_url: str, process: subprocess.Popen[bytes], seconds: float
 ) -> dict[str, Any]:
@@ -286,19 +297,26 @@ async def measure(
         headers = {"Authorization": f"Bearer {await signed_in(client, 'reader@example.com')}"}
         never = asyncio.Event()
         await phase(client, headers, seconds=2, until=never)  # warm-up
-        times = [time.perf_counter()]
+        times, ticks = [time.perf_counter()], [cpu_ticks()]
         result["before"] = await phase(client, headers, seconds=seconds, until=never)
         before = counts(engine)
         started, done = asyncio.Event(), asyncio.Event()
         watcher = asyncio.create_task(watch_purge(engine, started, done))
         await asyncio.wait_for(started.wait(), timeout=30)
         times.append(time.perf_counter())
+        ticks.append(cpu_ticks())
         result["during"] = await phase(client, headers, seconds=3600, until=done)
         marks = await watcher
         times.append(time.perf_counter())
+        ticks.append(cpu_ticks())
         after = counts(engine)
         result["after"] = await phase(client, headers, seconds=seconds, until=never)
         times.append(time.perf_counter())
+        ticks.append(cpu_ticks())
+        result["steal"] = {
+            when: _steal_percent(ticks[n], ticks[n + 1])
+            for n, when in enumerate(("before", "during", "after"))
+        }
         stop_sampling.set()
         if sampler is not None:
             await sampler
@@ -344,9 +362,17 @@ def report(label: str, result: dict[str, Any]) -> None:
         # Without the purge = before and after together: one short window is too noisy a base
         # on a shared machine.
         quiet = Run(latencies=result["before"][index].latencies + result["after"][index].latencies)
-        worst = max(worst, result["during"][index].percentile(99) / quiet.percentile(99))
+        during = result["during"][index].percentile(99)
+        worst = max(worst, during / quiet.percentile(99))
+        before, after = (result[when][index].percentile(99) for when in ("before", "after"))
+        print(
+            f"  {name:14s} p99 during / before {during / before:.2f}, / after "
+            f"{during / after:.2f}, / both {during / quiet.percentile(99):.2f}"
+        )
     for when, summary in result.get("innodb", {}).items():
         print(f"  InnoDB {when:6s} {summary}")
+    steal = ", ".join(f"{when} {percent:.1f} %" for when, percent in result["steal"].items())
+    print(f"  CPU steal: {steal}")
     ratio = sessions_rate / logins if logins else float("inf")
     print("targets:")
     print(f"  p99 during / without (worst) = {worst:.2f} (<= 1.5)  {_verdict(worst <= 1.5)}")
