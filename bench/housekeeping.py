@@ -3,18 +3,21 @@
 Fills a database with many ended sessions (default 1,000,000: nine in ten expired 40 days ago,
 one in ten revoked then, with its `session_audit` row) and one delivered outbox row each, by
 bulk inserts straight into the tables. Then starts the real server (`quart-template serve`,
-in-app housekeeping) and measures `GET /auth/check` and `GET /sessions` latency (p50/p99)
-before, during and after the purge, and the purge rate (rows/s). The purge is started through
-the shared schedule (the lease row's `due_at` is set to now), exactly as an interval elapsing
+in-app housekeeping) and, under a steady load of `GET /auth/check` and `GET /sessions`, lets
+the purge run in slices (`--purge` seconds) with quiet slices (`--quiet` seconds) in between
+until it is done: latency (p50/p99) purging and quiet over the same stretch of time, and the
+purge rate (rows per second of purging). A slice starts through the shared schedule (the lease
+row freed with a run due now, exactly as an interval elapsing would) and ends with the bench
+taking the lease, which stops the server's run at its next batch, as another instance's lease
 would; a short login phase gives the login rate to compare the purge with.
 
-Targets: API p99 during the purge <= 1.5 x without it (before and after together); purged
-sessions/s >= 10 x logins/s.
+Targets: API p99 while purging <= 1.5 x its p99 in the quiet slices; purged sessions/s >= 10 x
+logins/s.
 SQLite always (a file in a temporary directory); MariaDB too when TEST_DATABASE_URL is set
 (a throw-away `<name>_bench` database beside it, dropped at the end). Loopback only: the load
 generator shares the machine with the server, so the ratios matter more than the numbers.
 
-    .venv/bin/python bench/housekeeping.py [--rows 1000000] [--seconds 20]
+    .venv/bin/python bench/housekeeping.py [--rows 1000000] [--purge 30] [--quiet 10]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,11 +175,6 @@ def lease_state(engine: Engine) -> tuple[str | None, datetime]:
         return row.holder, row.due_at
 
 
-def set_due(engine: Engine, when: datetime) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(HousekeepingLease).values(due_at=when))
-
-
 async def phase(
     client: httpx.AsyncClient, headers: dict[str, str], *, seconds: float, until: asyncio.Event
 ) -> tuple[Run, Run]:
@@ -195,25 +194,97 @@ async def phase(
     return runs[0], runs[1]
 
 
-async def watch_purge(engine: Engine, started: asyncio.Event, done: asyncio.Event) -> list[float]:
-    """Ask for a run now (as an elapsed interval would), then time it by polling the lease row:
-    taken (holder set), then given back (holder cleared, next run scheduled)."""
+BENCH_HOLDER = "bench"  # who holds the lease while the purge pauses
+
+
+def hold(engine: Engine) -> None:
+    """Take the lease from the running purge: its next batch finds the lease gone, rolls back
+    and stops, and the server's task asks in vain until `release`."""
+    with engine.begin() as conn:
+        conn.execute(update(HousekeepingLease).values(holder=BENCH_HOLDER, expires_at=FAR_AWAY))
+
+
+def release(engine: Engine) -> datetime:
+    """Free the lease with a run due now, as an elapsed interval would; returns when."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(update(HousekeepingLease).values(holder=None, expires_at=now, due_at=now))
+    return now
+
+
+Span = tuple[float, float]  # perf_counter() start and end
+
+
+@dataclass
+class Slices:
+    """The quiet slices and the purge slices of one run, and the machine's CPU ticks in each."""
+
+    quiet: list[Span] = field(default_factory=list)
+    purge: list[Span] = field(default_factory=list)
+    quiet_ticks: list[tuple[float, float]] = field(default_factory=list)
+    purge_ticks: list[tuple[float, float]] = field(default_factory=list)
+
+
+async def alternate(engine: Engine, quiet: float, purge: float, settle: float) -> Slices:
+    """Quiet slices and purge slices in turn until the purge is done, so that the API's
+    latency with and without it is measured over the same stretch of time (one window before
+    and one after moved more between runs than the purge moved the API). A quiet slice
+    starts `settle` seconds after a purge slice ends: a batch in flight and what the database
+    still does for it (flushing pages) count in neither."""
     loop = asyncio.get_running_loop()
-    asked = datetime.now(UTC)
-    await loop.run_in_executor(None, set_due, engine, asked)
-    marks = [time.perf_counter()]
-    while not done.is_set():
-        holder, due_at = await loop.run_in_executor(None, lease_state, engine)
-        if holder is not None and not started.is_set():
-            marks[0] = time.perf_counter()
-            started.set()
-        if holder is None and due_at > asked:
-            marks.append(time.perf_counter())
-            started.set()
-            done.set()
-        await asyncio.sleep(0.02)
-    await loop.run_in_executor(None, set_due, engine, FAR_AWAY)  # no second run meanwhile
-    return marks
+    slices = Slices()
+
+    async def quiet_slice() -> None:
+        began, ticks = time.perf_counter(), cpu_ticks()
+        await asyncio.sleep(quiet)
+        slices.quiet.append((began, time.perf_counter()))
+        slices.quiet_ticks.append(_delta(ticks, cpu_ticks()))
+
+    await quiet_slice()
+    while True:
+        asked = await loop.run_in_executor(None, release, engine)
+        began, ticks, taken, done = time.perf_counter(), cpu_ticks(), False, False
+        while time.perf_counter() - began < (purge if taken else 30.0):
+            holder, due_at = await loop.run_in_executor(None, lease_state, engine)
+            if not taken and holder is not None:
+                taken, began, ticks = True, time.perf_counter(), cpu_ticks()
+            if holder is None and due_at > asked:  # the run finished: given back, rescheduled
+                done = True
+                break
+            await asyncio.sleep(0.02)
+        await loop.run_in_executor(None, hold, engine)
+        if not taken and not done:
+            raise SystemExit("the server did not take the housekeeping lease within 30 s")
+        slices.purge.append((began, time.perf_counter()))
+        slices.purge_ticks.append(_delta(ticks, cpu_ticks()))
+        await asyncio.sleep(settle)
+        await quiet_slice()
+        if done:
+            return slices
+
+
+def _delta(start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    return end[0] - start[0], end[1] - start[1]
+
+
+def steal_percent(ticks: list[tuple[float, float]]) -> float:
+    return 100 * sum(s for s, _ in ticks) / max(1.0, sum(t for _, t in ticks))
+
+
+def inside(run: Run, spans: list[Span]) -> Run:
+    """The requests of `run` that finished inside `spans`, as a run of their own."""
+    picked = [
+        (at, latency)
+        for at, latency in zip(run.finished, run.latencies, strict=True)
+        if any(start <= at < end for start, end in spans)
+    ]
+    return Run(
+        count=len(picked),
+        errors=0,
+        elapsed=sum(end - start for start, end in spans),
+        latencies=[latency for _, latency in picked],
+        finished=[at for at, _ in picked],
+    )
 
 
 # MariaDB's view of a purge: dirty pages, the undo history InnoDB's purge threads still have
@@ -247,26 +318,31 @@ async def sample_innodb(
         await asyncio.sleep(0.5)
 
 
-def innodb_summary(samples: list[tuple[float, dict[str, int]]], start: float, end: float) -> str:
-    window = [(at, status) for at, status in samples if start <= at <= end]
-    if len(window) < 2:
+def innodb_summary(samples: list[tuple[float, dict[str, int]]], spans: list[Span]) -> str:
+    """MariaDB's counters over `spans`: rates summed over each span's samples."""
+    seconds, reads, fsyncs, waits = 0.0, 0, 0, 0
+    dirty, history = [0.0], [0]
+    for start, end in spans:
+        window = [status for at, status in samples if start <= at <= end]
+        times = [at for at, _ in samples if start <= at <= end]
+        if len(window) < 2:
+            continue
+        first, last = window[0], window[-1]
+        seconds += times[-1] - times[0]
+        reads += last["Innodb_buffer_pool_reads"] - first["Innodb_buffer_pool_reads"]
+        fsyncs += last["Innodb_data_fsyncs"] - first["Innodb_data_fsyncs"]
+        waits += last["Innodb_buffer_pool_wait_free"] - first["Innodb_buffer_pool_wait_free"]
+        dirty += [
+            s["Innodb_buffer_pool_pages_dirty"] / s["Innodb_buffer_pool_pages_total"]
+            for s in window
+        ]
+        history += [s.get("Innodb_history_list_length", 0) for s in window]
+    if not seconds:
         return "too short to say"
-    (t0, first), (t1, last) = window[0], window[-1]
-    dirty = [
-        s["Innodb_buffer_pool_pages_dirty"] / s["Innodb_buffer_pool_pages_total"] for _, s in window
-    ]
-    history = [s.get("Innodb_history_list_length", 0) for _, s in window]
-
-    waits = last["Innodb_buffer_pool_wait_free"] - first["Innodb_buffer_pool_wait_free"]
-
-    def per_second(name: str) -> float:
-        return (last[name] - first[name]) / (t1 - t0)
-
     return (
         f"dirty pages max {max(dirty) * 100:.0f} %, history list max {max(history):,}, "
-        f"disk reads {per_second('Innodb_buffer_pool_reads'):,.0f}/s, "
-        f"free-page waits {waits}, "
-        f"fsyncs {per_second('Innodb_data_fsyncs'):,.0f}/s"
+        f"disk reads {reads / seconds:,.0f}/s, free-page waits {waits}, "
+        f"fsyncs {fsyncs / seconds:,.0f}/s"
     )
 
 
@@ -277,12 +353,8 @@ def cpu_ticks() -> tuple[float, float]:
     return ticks[7], sum(ticks)
 
 
-def _steal_percent(start: tuple[float, float], end: tuple[float, float]) -> float:
-    return 100 * (end[0] - start[0]) / max(1.0, end[1] - start[1])
-
-
 async def measure(
-    url: str, base_url: str, process: subprocess.Popen[bytes], seconds: float
+    url: str, base_url: str, process: subprocess.Popen[bytes], args: argparse.Namespace
 ) -> dict[str, Any]:
     engine = create_engine(sync_url(url))
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
@@ -297,42 +369,32 @@ async def measure(
         headers = {"Authorization": f"Bearer {await signed_in(client, 'reader@example.com')}"}
         never = asyncio.Event()
         await phase(client, headers, seconds=2, until=never)  # warm-up
-        times, ticks = [time.perf_counter()], [cpu_ticks()]
-        result["before"] = await phase(client, headers, seconds=seconds, until=never)
         before = counts(engine)
-        started, done = asyncio.Event(), asyncio.Event()
-        watcher = asyncio.create_task(watch_purge(engine, started, done))
-        await asyncio.wait_for(started.wait(), timeout=30)
-        times.append(time.perf_counter())
-        ticks.append(cpu_ticks())
-        result["during"] = await phase(client, headers, seconds=3600, until=done)
-        marks = await watcher
-        times.append(time.perf_counter())
-        ticks.append(cpu_ticks())
+        done = asyncio.Event()
+        load_task = asyncio.create_task(phase(client, headers, seconds=7200, until=done))
+        slices = await alternate(engine, args.quiet, args.purge, args.settle)
+        done.set()
+        runs = await load_task
         after = counts(engine)
-        result["after"] = await phase(client, headers, seconds=seconds, until=never)
-        times.append(time.perf_counter())
-        ticks.append(cpu_ticks())
-        result["steal"] = {
-            when: _steal_percent(ticks[n], ticks[n + 1])
-            for n, when in enumerate(("before", "during", "after"))
-        }
         stop_sampling.set()
         if sampler is not None:
             await sampler
             result["innodb"] = {
-                when: innodb_summary(samples, times[n], times[n + 1])
-                for n, when in enumerate(("before", "during", "after"))
+                "quiet": innodb_summary(samples, slices.quiet),
+                "purge": innodb_summary(samples, slices.purge),
             }
+        result["quiet"] = [inside(run, slices.quiet) for run in runs]
+        result["purge"] = [inside(run, slices.purge) for run in runs]
+        result["slices"] = slices
         await signed_in(client, "loginer@example.com")
         body = {"email": "loginer@example.com", "password": PASSWORD}
 
         def login() -> Awaitable[httpx.Response]:
             return client.post("/login", json=body)
 
-        result["logins"] = await load(login, concurrency=8, total=2_000, seconds=seconds)
+        result["logins"] = await load(login, concurrency=8, total=2_000, seconds=args.quiet)
     engine.dispose()
-    result["purge_seconds"] = marks[1] - marks[0]
+    result["purge_seconds"] = sum(end - start for start, end in slices.purge)
     result["deleted"] = {table: before[table] - after[table] for table in before}
     result["left"] = after
     return result
@@ -344,38 +406,35 @@ def report(label: str, result: dict[str, Any]) -> None:
     sessions_rate = deleted["session"] / seconds
     rows_rate = sum(deleted.values()) / seconds
     logins = result["logins"].rate
+    slices: Slices = result["slices"]
     print(f"== {label}")
     print(
-        f"purge: {sum(deleted.values())} rows in {seconds:.1f} s = {rows_rate:,.0f} rows/s "
-        f"({deleted}); sessions {sessions_rate:,.0f}/s; left {result['left']}"
+        f"purge: {sum(deleted.values())} rows in {seconds:.1f} s of purging = {rows_rate:,.0f} "
+        f"rows/s ({deleted}); sessions {sessions_rate:,.0f}/s; left {result['left']}"
+    )
+    print(
+        f"slices: {len(slices.purge)} purging ({seconds:.0f} s), {len(slices.quiet)} quiet "
+        f"({sum(end - start for start, end in slices.quiet):.0f} s); CPU steal "
+        f"{steal_percent(slices.purge_ticks):.1f} % purging, "
+        f"{steal_percent(slices.quiet_ticks):.1f} % quiet"
     )
     print(f"logins: {logins:.1f}/s")
     worst = 0.0
     for name, index in (("/auth/check", 0), ("GET /sessions", 1)):
-        for when in ("before", "during", "after"):
+        for when in ("quiet", "purge"):
             run: Run = result[when][index]
             print(
                 f"  {name:14s} {when:6s} p50 {run.percentile(50) * 1000:6.1f} ms  "
-                f"p99 {run.percentile(99) * 1000:6.1f} ms  ({run.count} ok, {run.errors} errors, "
+                f"p99 {run.percentile(99) * 1000:6.1f} ms  ({run.count} ok, "
                 f"{run.rate:.0f} req/s)"
             )
-        # Without the purge = before and after together: one short window is too noisy a base
-        # on a shared machine.
-        quiet = Run(latencies=result["before"][index].latencies + result["after"][index].latencies)
-        during = result["during"][index].percentile(99)
-        worst = max(worst, during / quiet.percentile(99))
-        before, after = (result[when][index].percentile(99) for when in ("before", "after"))
-        print(
-            f"  {name:14s} p99 during / before {during / before:.2f}, / after "
-            f"{during / after:.2f}, / both {during / quiet.percentile(99):.2f}"
-        )
+        quiet, purging = (result[when][index].percentile(99) for when in ("quiet", "purge"))
+        worst = max(worst, purging / quiet)
     for when, summary in result.get("innodb", {}).items():
         print(f"  InnoDB {when:6s} {summary}")
-    steal = ", ".join(f"{when} {percent:.1f} %" for when, percent in result["steal"].items())
-    print(f"  CPU steal: {steal}")
     ratio = sessions_rate / logins if logins else float("inf")
     print("targets:")
-    print(f"  p99 during / without (worst) = {worst:.2f} (<= 1.5)  {_verdict(worst <= 1.5)}")
+    print(f"  p99 purging / quiet (worst) = {worst:.2f} (<= 1.5)  {_verdict(worst <= 1.5)}")
     print(f"  purged sessions / logins     = {ratio:.0f} x (>= 10)  {_verdict(ratio >= 10)}")
     print(f"  load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
@@ -384,13 +443,13 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def run_backend(label: str, url: str, rows: int, seconds: float, workdir: Path) -> None:
+def run_backend(label: str, url: str, args: argparse.Namespace, workdir: Path) -> None:
     env = server_env(workdir)
     env.update(DATABASE_URL=url, HOUSEKEEPING_INTERVAL="1", RELAY_IN_APP="false")
     cli = str(BIN / "quart-template")
     subprocess.run([cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
     started = time.perf_counter()
-    filled = fill(url, rows)
+    filled = fill(url, args.rows)
     print(f"{label}: filled {filled} in {time.perf_counter() - started:.1f} s")
     port = free_port()
     process = subprocess.Popen(
@@ -402,7 +461,7 @@ def run_backend(label: str, url: str, rows: int, seconds: float, workdir: Path) 
     )
     auth.SERVER_PID = process.pid
     try:
-        result = asyncio.run(measure(url, f"http://127.0.0.1:{port}", process, seconds))
+        result = asyncio.run(measure(url, f"http://127.0.0.1:{port}", process, args))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -436,8 +495,10 @@ def _execute(engine: Engine, sql: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="ended sessions to purge")
+    parser.add_argument("--purge", type=float, default=30.0, help="seconds of each purge slice")
+    parser.add_argument("--quiet", type=float, default=10.0, help="seconds of each quiet slice")
     parser.add_argument(
-        "--seconds", type=float, default=20.0, help="length of the phases before and after"
+        "--settle", type=float, default=2.0, help="seconds after a purge slice in neither"
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="MariaDB only")
     args = parser.parse_args()
@@ -445,11 +506,11 @@ def main() -> int:
         workdir = Path(tmp)
         if not args.skip_sqlite:
             url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-            run_backend("SQLite", url, args.rows, args.seconds, workdir)
+            run_backend("SQLite", url, args, workdir)
         test_url = os.environ.get("TEST_DATABASE_URL")
         if test_url and test_url.startswith("mysql"):
             with mariadb(test_url) as url:
-                run_backend("MariaDB", url, args.rows, args.seconds, workdir)
+                run_backend("MariaDB", url, args, workdir)
     return 0
 
 
