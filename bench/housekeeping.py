@@ -386,6 +386,7 @@ async def measure(
         result["quiet"] = [inside(run, slices.quiet) for run in runs]
         result["purge"] = [inside(run, slices.purge) for run in runs]
         result["slices"] = slices
+        result["load"] = runs
         await signed_in(client, "loginer@example.com")
         body = {"email": "loginer@example.com", "password": PASSWORD}
 
@@ -428,6 +429,14 @@ def report(label: str, result: dict[str, Any]) -> None:
                 f"p99 {run.percentile(99) * 1000:6.1f} ms  ({run.count} ok, "
                 f"{run.rate:.0f} req/s)"
             )
+        first, last = (
+            inside(result["load"][index], [span]).percentile(99) * 1000
+            for span in (slices.quiet[0], slices.quiet[-1])
+        )
+        print(
+            f"  {name:14s} quiet p99 before the first purge slice {first:.1f} ms, "
+            f"after the last {last:.1f} ms"
+        )
         quiet, purging = (result[when][index].percentile(99) for when in ("quiet", "purge"))
         worst = max(worst, purging / quiet)
     for when, summary in result.get("innodb", {}).items():
