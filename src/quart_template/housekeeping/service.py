@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 # Rows per batch. Smaller batches hold a CPU (and, on MariaDB, dirty pages) for less time each,
 # so a request that meets one waits less; bench/housekeeping.py on MariaDB, 1 M sessions, p99
-# during / without: 1,000 rows 1.72 x, 500 rows 1.57 x, 250 rows 1.22 x, the purge at 976, 860
-# and 818 sessions/s (15-21 x the logins, >= 10 x needed).
+# with / without the purge: 1,000 rows 1.72 x, 500 rows 1.57 x, 250 rows 1.35 x (purge and quiet
+# slices in turn), the purge at 976, 860 and 803 sessions/s (15-21 x the logins, >= 10 x needed).
 BATCH_SIZE = 250
 # A spent or expired second-factor or passkey challenge, or social sign-in flow, is kept this
 # long (for support questions only).
