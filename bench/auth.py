@@ -79,6 +79,34 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[float, float]:
+    """The machine's CPU steal and total ticks so far (/proc/stat): what the host's neighbours
+    took shows here and nowhere else."""
+    ticks = [float(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[7], sum(ticks)
+
+
+def steal_percent(start: tuple[float, float], end: tuple[float, float]) -> float:
+    """CPU steal between two `cpu_ticks()`, in % of the machine's CPU time."""
+    return 100 * (end[0] - start[0]) / max(1.0, end[1] - start[1])
+
+
+def inside(run: Run, spans: list[tuple[float, float]]) -> Run:
+    """The requests of `run` that finished inside `spans` (perf_counter() start and end), as a
+    run of their own."""
+    picked = [
+        (at, latency)
+        for at, latency in zip(run.finished, run.latencies, strict=True)
+        if any(start <= at < end for start, end in spans)
+    ]
+    return Run(
+        count=len(picked),
+        elapsed=sum(end - start for start, end in spans),
+        latencies=[latency for _, latency in picked],
+        finished=[at for at, _ in picked],
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -49,11 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from auth import (
     PASSWORD,
     Run,
+    cpu_ticks,
     free_port,
+    inside,
     load,
     process_cpu,
     server_env,
     signed_in,
+    steal_percent,
     wait_ready,
 )
 
@@ -285,20 +288,8 @@ class Window:
 
 
 def window(run: Run, *spans: tuple[float, float]) -> Window:
-    inside = [
-        lat
-        for at, lat in zip(run.finished, run.latencies, strict=True)
-        if any(start <= at < end for start, end in spans)
-    ]
-    seconds = sum(end - start for start, end in spans)
-    return Window(len(inside) / max(1e-9, seconds), percentile(inside, 99) * 1000)
-
-
-def steal() -> tuple[float, float]:
-    """Steal and total CPU ticks of the machine so far (/proc/stat): a neighbour on the host
-    taking the CPUs shows here and nowhere else."""
-    ticks = [float(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return ticks[7], sum(ticks)
+    picked = inside(run, list(spans))
+    return Window(picked.rate, picked.percentile(99) * 1000)
 
 
 @dataclass
@@ -311,7 +302,7 @@ class Drain:
     without: list[Window]
     during: list[Window]
     server_cpu_per_event_ms: float  # all of the server's CPU while it drained, per event
-    steal_percent: float  # of the machine's CPU time, from the burst's commit to the end
+    cpu_steal: float  # % of the machine's CPU time, from the burst's commit to the end
 
 
 async def burst_phase(
@@ -326,7 +317,7 @@ async def burst_phase(
     began = time.perf_counter()
     await asyncio.sleep(baseline if api else 0.5)
     before_end = time.perf_counter()
-    cpu, stolen = process_cpu(pid), steal()
+    cpu, stolen = process_cpu(pid), cpu_ticks()
     ids, commit_wall = await commit_burst(database_url, size // 10, 10)
     # The committing process's start-up and inserts lie between the windows, in none of them.
     commit_at = time.perf_counter() - (time.time() - commit_wall)
@@ -342,7 +333,6 @@ async def burst_phase(
     stop.set()
     runs = await task if task else []
     after_end = time.perf_counter()
-    stolen_now = steal()
     warm = began + min(1.0, baseline / 3)  # connections and caches warm first
     return Drain(
         rate=rate,
@@ -350,7 +340,7 @@ async def burst_phase(
         without=[window(run, (warm, before_end), (settle_at, after_end)) for run in runs],
         during=[window(run, (commit_at, drained_at)) for run in runs],
         server_cpu_per_event_ms=cpu * 1000 / max(1, len(received)),
-        steal_percent=100 * (stolen_now[0] - stolen[0]) / max(1.0, stolen_now[1] - stolen[1]),
+        cpu_steal=steal_percent(stolen, cpu_ticks()),
     )
 
 
@@ -397,7 +387,7 @@ async def measure(
     )
     print(
         f"burst of {args.burst}, moderate load: {busy.rate:8,.0f} events/s "
-        f"({busy.delivered} delivered; CPU steal {busy.steal_percent:.1f} %)"
+        f"({busy.delivered} delivered; CPU steal {busy.cpu_steal:.1f} %)"
     )
     ratios = []
     for name, without, during in zip(

@@ -46,7 +46,17 @@ from sqlalchemy.engine import Engine, make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import auth
-from auth import PASSWORD, Run, free_port, load, server_env, signed_in, wait_ready
+from auth import (
+    PASSWORD,
+    Run,
+    cpu_ticks,
+    free_port,
+    inside,
+    load,
+    server_env,
+    signed_in,
+    wait_ready,
+)
 
 from quart_template.accounts.models import Person
 from quart_template.events.outbox import OutboxMessage
@@ -267,24 +277,8 @@ def _delta(start: tuple[float, float], end: tuple[float, float]) -> tuple[float,
     return end[0] - start[0], end[1] - start[1]
 
 
-def steal_percent(ticks: list[tuple[float, float]]) -> float:
+def _steal_over(ticks: list[tuple[float, float]]) -> float:
     return 100 * sum(s for s, _ in ticks) / max(1.0, sum(t for _, t in ticks))
-
-
-def inside(run: Run, spans: list[Span]) -> Run:
-    """The requests of `run` that finished inside `spans`, as a run of their own."""
-    picked = [
-        (at, latency)
-        for at, latency in zip(run.finished, run.latencies, strict=True)
-        if any(start <= at < end for start, end in spans)
-    ]
-    return Run(
-        count=len(picked),
-        errors=0,
-        elapsed=sum(end - start for start, end in spans),
-        latencies=[latency for _, latency in picked],
-        finished=[at for at, _ in picked],
-    )
 
 
 # MariaDB's view of a purge: dirty pages, the undo history InnoDB's purge threads still have
@@ -344,13 +338,6 @@ def innodb_summary(samples: list[tuple[float, dict[str, int]]], spans: list[Span
         f"disk reads {reads / seconds:,.0f}/s, free-page waits {waits}, "
         f"fsyncs {fsyncs / seconds:,.0f}/s"
     )
-
-
-def cpu_ticks() -> tuple[float, float]:
-    """The machine's CPU steal and total ticks so far (/proc/stat): what the host's neighbours
-    took shows here and nowhere else."""
-    ticks = [float(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return ticks[7], sum(ticks)
 
 
 async def measure(
@@ -416,8 +403,8 @@ def report(label: str, result: dict[str, Any]) -> None:
     print(
         f"slices: {len(slices.purge)} purging ({seconds:.0f} s), {len(slices.quiet)} quiet "
         f"({sum(end - start for start, end in slices.quiet):.0f} s); CPU steal "
-        f"{steal_percent(slices.purge_ticks):.1f} % purging, "
-        f"{steal_percent(slices.quiet_ticks):.1f} % quiet"
+        f"{_steal_over(slices.purge_ticks):.1f} % purging, "
+        f"{_steal_over(slices.quiet_ticks):.1f} % quiet"
     )
     print(f"logins: {logins:.1f}/s")
     worst = 0.0
