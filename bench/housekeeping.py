@@ -317,12 +317,12 @@ def innodb_summary(samples: list[tuple[float, dict[str, int]]], spans: list[Span
     seconds, reads, fsyncs, waits = 0.0, 0, 0, 0
     dirty, history = [0.0], [0]
     for start, end in spans:
-        window = [status for at, status in samples if start <= at <= end]
-        times = [at for at, _ in samples if start <= at <= end]
-        if len(window) < 2:
+        picked = [(at, status) for at, status in samples if start <= at <= end]
+        if len(picked) < 2:
             continue
-        first, last = window[0], window[-1]
-        seconds += times[-1] - times[0]
+        (t0, first), (t1, last) = picked[0], picked[-1]
+        window = [status for _, status in picked]
+        seconds += t1 - t0
         reads += last["Innodb_buffer_pool_reads"] - first["Innodb_buffer_pool_reads"]
         fsyncs += last["Innodb_data_fsyncs"] - first["Innodb_data_fsyncs"]
         waits += last["Innodb_buffer_pool_wait_free"] - first["Innodb_buffer_pool_wait_free"]
