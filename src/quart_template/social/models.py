@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quart_template.db import Base, UTCDateTime
@@ -16,6 +16,11 @@ class SocialFlow(Base):
     names no usable state, and the PKCE verifier is stored encrypted."""
 
     __tablename__ = "social_flow"
+    # Housekeeping walks spent or expired flows in (time, key) order, a range of one at a time.
+    __table_args__ = (
+        Index("ix_social_flow_expires_at", "expires_at", "id_hash"),
+        Index("ix_social_flow_used_at", "used_at", "id_hash"),
+    )
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -23,6 +28,5 @@ class SocialFlow(Base):
     code_verifier_encrypted: Mapped[str | None] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    # Indexed (with `used_at`) so housekeeping finds spent or expired flows without a scan.
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

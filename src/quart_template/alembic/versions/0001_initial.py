@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:06:46.078476
+Create Date: 2026-12-03 15:06:48.612043
 """
 
 from collections.abc import Sequence
@@ -290,8 +290,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_social_flow")),
     )
     with op.batch_alter_table("social_flow", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_social_flow_expires_at"), ["expires_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_social_flow_used_at"), ["used_at"], unique=False)
+        batch_op.create_index("ix_social_flow_expires_at", ["expires_at", "id_hash"], unique=False)
+        batch_op.create_index("ix_social_flow_used_at", ["used_at", "id_hash"], unique=False)
 
     op.create_table(
         "login_method",
@@ -454,9 +454,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_session_token_hash")),
     )
     with op.batch_alter_table("session", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_session_expires_at"), ["expires_at"], unique=False)
+        batch_op.create_index("ix_session_expires_at", ["expires_at", "entity_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_session_person_id"), ["person_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_session_revoked_at"), ["revoked_at"], unique=False)
+        batch_op.create_index("ix_session_revoked_at", ["revoked_at", "entity_id"], unique=False)
 
     # ### end Alembic commands ###
 
