@@ -39,14 +39,19 @@ class Batch:
 
 @dataclass(frozen=True)
 class Finder:
-    """A condition for rows past their retention, walked in the order of `along`, then the key
-    (an index on exactly those two columns answers both the order and the batch), or without
-    `along` in key order. With `along`, the condition is an upper bound of it (`along < cutoff`):
-    every row before a qualifying one qualifies too, so a batch is just the rows up to its last,
-    whatever changed since it was found."""
+    """A condition for rows past their retention, walked in key order; or, made by `before`,
+    walked in the order of a time column, then the key."""
 
     condition: ColumnElement[bool]
     along: Column[Any] | None = None
+
+    @classmethod
+    def before(cls, column: Column[datetime], cutoff: datetime) -> Finder:
+        """Rows whose `column` is before `cutoff`, walked along it (an index on exactly the
+        column and the key answers both the order and the batch). Every row before one that
+        qualifies qualifies too, so a batch is just the rows up to its last, whatever changed
+        since it was found."""
+        return cls(column < cutoff, along=column)
 
 
 class Rule(ABC):

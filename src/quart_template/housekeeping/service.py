@@ -29,28 +29,36 @@ from quart_template.social.models import SocialFlow
 
 log = logging.getLogger(__name__)
 
-# Rows per batch. Smaller batches hold a CPU (and, on MariaDB, dirty pages) for less time each,
-# so a request that meets one waits less; bench/housekeeping.py on MariaDB, 1 M sessions, p99
-# with / without the purge: 1,000 rows 1.72 x, 500 rows 1.57 x, 250 rows 1.35 x (purge and quiet
-# slices in turn), the purge at 976, 860 and 803 sessions/s (15-21 x the logins, >= 10 x needed).
-BATCH_SIZE = 250
-# SQLite's readers never wait for a writer (WAL) and a batch's deletes cost far less than its
-# trips through aiosqlite's thread and a busy event loop: 200,000 sessions, p99 1.27 x at 250
-# rows but only 444 sessions/s (6 x the 76 logins/s), 1.48 x and 994 sessions/s (13 x) at 1,000.
-BATCH_SIZES = {"sqlite": 1000}
 # A spent or expired second-factor or passkey challenge, or social sign-in flow, is kept this
 # long (for support questions only).
 CHALLENGE_RETENTION = timedelta(days=1)
-# After each batch, rest this many times as long as its write took: the purge holds the
-# database's write lock (and a CPU) at most a sixth of the time, which keeps the API's p99
-# within 1.5 x of its usual on a busy 2-CPU machine (bench/housekeeping.py) while deleting
-# still some 20 x faster than that machine can log people in.
-REST_RATIO = 5.0
 
 
-def batch_size_for(engine: AsyncEngine) -> int:
-    """Rows per batch on this engine's database."""
-    return BATCH_SIZES.get(engine.dialect.name, BATCH_SIZE)
+@dataclass(frozen=True)
+class Pacing:
+    """How a purge shares the database: `batch_size` rows per write transaction, then a rest
+    `rest_ratio` times as long as that write took, so the purge holds the write lock (and a
+    CPU) at most 1 / (1 + rest_ratio) of the time."""
+
+    batch_size: int
+    rest_ratio: float
+
+
+# bench/housekeeping.py (purge and quiet slices in turn, API p99 with the purge over its p99
+# without, and the purge's rate over the logins the machine sustains; >= 10 x needed, <= 1.5 x):
+# - MariaDB, 1 M sessions: batches of 1,000 rows 1.72 x, 500 rows 1.57 x, 250 rows 1.35 x and
+#   15 x (smaller batches hold a CPU and dirty pages for less time each).
+# - SQLite's readers never wait for a writer (WAL) and a batch's deletes cost less than its trips
+#   through aiosqlite's thread and a busy event loop: 200,000 sessions at 250 rows 1.27 x but
+#   6 x, at 1,000 rows 1.48 x and 13 x; 1 M sessions at 1,000 rows 1.43 x and 9 x with a rest
+#   of 5, 1.36 x and 11 x with a rest of 4.
+PACING = Pacing(batch_size=250, rest_ratio=5.0)
+PACING_BY_DIALECT = {"sqlite": Pacing(batch_size=1000, rest_ratio=4.0)}
+
+
+def pacing_for(engine: AsyncEngine) -> Pacing:
+    """How a purge paces itself on this engine's database."""
+    return PACING_BY_DIALECT.get(engine.dialect.name, PACING)
 
 
 @dataclass
@@ -90,8 +98,8 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
             session,
             session.c.entity_id,
             [
-                Finder(session.c.expires_at < sessions_before, along=session.c.expires_at),
-                Finder(session.c.revoked_at < sessions_before, along=session.c.revoked_at),
+                Finder.before(session.c.expires_at, sessions_before),
+                Finder.before(session.c.revoked_at, sessions_before),
             ],
             dependents=[(session_audit, session_audit.c.entity_id)],
         ),
@@ -109,8 +117,8 @@ def build_rules(settings: Settings, now: datetime) -> list[Rule]:
             flow,
             flow.c.id_hash,
             [
-                Finder(flow.c.expires_at < challenges_before, along=flow.c.expires_at),
-                Finder(flow.c.used_at < challenges_before, along=flow.c.used_at),
+                Finder.before(flow.c.expires_at, challenges_before),
+                Finder.before(flow.c.used_at, challenges_before),
             ],
         ),
         Matching(
@@ -156,20 +164,22 @@ async def housekeep(
 ) -> Report:
     """Run every rule once under the lease (`due_only`: only when the shared schedule says a
     run is due, as the in-app task does), in batches of `batch_size` rows (default: the
-    database's, `batch_size_for`). A dry run only counts, and needs no lease."""
+    database's, `pacing_for`). A dry run only counts, and needs no lease."""
     rules = build_rules(settings, utcnow())
     if dry_run:
         return await _count(engine, rules)
     if not await lease.take(due_only=due_only):
         return Report(ran=False, holder=await lease.current_holder())
     report = Report()
-    size = batch_size or batch_size_for(engine)
+    pacing = pacing_for(engine)
+    if batch_size is not None:
+        pacing = Pacing(batch_size, pacing.rest_ratio)
     started = time.perf_counter()
     try:
         for rule in rules:
             report.add(dict.fromkeys(rule.tables, 0))
             if not await _run_rule(
-                engine, rule, lease=lease, size=size, report=report, stopping=stopping
+                engine, rule, lease=lease, pacing=pacing, report=report, stopping=stopping
             ):
                 report.stopped = True
                 break
@@ -198,7 +208,7 @@ async def _run_rule(
     rule: Rule,
     *,
     lease: Lease,
-    size: int,
+    pacing: Pacing,
     report: Report,
     stopping: Callable[[], bool],
 ) -> bool:
@@ -206,7 +216,7 @@ async def _run_rule(
     stop is only ever seen between batches, never inside a transaction."""
     while not stopping():
         async with reader(engine).connect() as conn:
-            batch = await rule.find(conn, size)
+            batch = await rule.find(conn, pacing.batch_size)
         if batch is None:
             return True
         if stopping():
@@ -218,7 +228,7 @@ async def _run_rule(
                     raise _LeaseLost
                 report.add(await rule.delete(conn, batch))
             took = time.perf_counter() - began
-        await asyncio.sleep(took * REST_RATIO)
+        await asyncio.sleep(took * pacing.rest_ratio)
     return False
 
 
