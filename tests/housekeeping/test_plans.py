@@ -1,12 +1,11 @@
 """How SQLite runs a purge's statements: each batch reads only its own rows, in index order,
-however many rows share an end time. Without the key in the index, SQLite sorted every
-row still past retention to find each batch's end and walked all rows tied with it to delete
-it: 29 ms to find and 57 ms to delete each batch of 250 at the start of a purge of 200,000
-sessions that ended at two instants (bench/housekeeping.py's fill), 0.2 and 3.3 ms now; the
-purge slowed down with the table's size. MariaDB's plans
-(its secondary indexes carry the key anyway) were read with EXPLAIN on 200,000 sessions: a
-range of the index, 251 rows, for both; on a table of a few rows its optimizer rightly
-prefers a scan, so they are not asserted here."""
+however many rows share an end time. Without the key in the index, SQLite sorted every row still
+past retention to find each batch's end and walked all rows tied with it to delete it: 29 ms to
+find and 57 ms to delete each batch of 250 at the start of a purge of 200,000 sessions that
+ended at two instants (bench/housekeeping.py's fill), 0.2 and 3.3 ms now; the purge slowed down
+with the table's size. MariaDB's plans (its secondary indexes carry the key anyway) were read
+with EXPLAIN on 200,000 sessions: a range of the index, 251 rows, for both; on a table of a few
+rows its optimizer rightly prefers a scan, so they are not asserted here."""
 
 from __future__ import annotations
 
