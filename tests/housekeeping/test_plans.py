@@ -9,12 +9,7 @@ rows its optimizer rightly prefers a scan, so they are not asserted here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import event
 
 from quart_template.housekeeping.lease import Lease
 from quart_template.housekeeping.service import housekeep
@@ -22,23 +17,9 @@ from quart_template.runtime import Runtime
 from quart_template.sessions.models import AuthSession
 from tests.support.factories import signed_in
 from tests.support.retention import aged, ago, count, session_of
+from tests.support.sql import executed
 
 TABLES = ("session", "session_audit", "social_flow")
-
-
-@contextmanager
-def _statements(rt: Runtime) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the engine runs meanwhile, with its parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(rt.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(rt.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_a_batch_reads_only_its_own_rows_when_many_ended_at_one_instant(
@@ -54,7 +35,7 @@ async def test_a_batch_reads_only_its_own_rows_when_many_ended_at_one_instant(
         await aged(rt.engine, AuthSession, key, **moved)
     before = await count(rt.engine, AuthSession)
 
-    with _statements(rt) as seen:
+    with executed(rt) as seen:
         report = await housekeep(
             rt.engine, rt.settings, lease=Lease(rt.engine, holder="test"), batch_size=3
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from quart.typing import TestClientProtocol as Client
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from quart_template.app import create_app
 from quart_template.db import utcnow
@@ -27,6 +27,7 @@ from tests.support.accounts import access_token, log_in, reset_link, signup_link
 from tests.support.factories import DEFAULT_PASSWORD, signed_in
 from tests.support.http import auth, json_error
 from tests.support.mfa import enrol, freeze_totp_clock
+from tests.support.sql import executed
 
 # Long enough that only an invalidation, never the entry's age, can explain a refusal here.
 LONG = 3600.0
@@ -39,18 +40,12 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @contextmanager
 def statements(rt: Runtime) -> Iterator[list[str]]:
-    """The SQL statements the app's engine runs inside the block."""
-    seen: list[str] = []
-
-    def note(conn: object, cursor: object, sql: str, *args: object) -> None:
-        seen.append(" ".join(sql.split()))
-
-    engine = rt.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+    """The SQL statements the app's engine runs inside the block, whitespace normalised (the
+    list is filled when the block ends)."""
+    texts: list[str] = []
+    with executed(rt) as seen:
+        yield texts
+    texts.extend(" ".join(sql.split()) for sql, _ in seen)
 
 
 async def _me(client: Client, headers: dict[str, str]) -> Any:
